@@ -1,0 +1,111 @@
+"""The Hub client wrapper: paged listing with expand, and repository files, through huggingface_hub.
+
+The listing goes through huggingface_hub's own HTTP layer (``http_backoff``: retries 408/429/5xx and
+network errors, honouring Retry-After) so that each page can be landed raw as the Hub sent it;
+files go through ``hf_hub_download`` wrapped once by tenacity (it does not retry by itself).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import httpx2
+from huggingface_hub import hf_hub_download
+from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
+
+from harvesters.retrying import with_retries
+from harvesters.settings import LISTING_EXPAND, LISTING_PAGE_SIZE, default_endpoint
+
+
+class HubUnreachable(RuntimeError):
+    """The endpoint did not answer at all (refused, DNS, timeout): nothing to harvest."""
+
+
+@dataclass(frozen=True)
+class ListingQuery:
+    """Which models the listing sweeps; the Hub's own query parameters."""
+
+    search: str | None = None
+    author: str | None = None
+    filters: tuple[str, ...] = ()
+    sort: str | None = None
+    direction: int | None = None
+    expand: tuple[str, ...] = LISTING_EXPAND
+    page_size: int = LISTING_PAGE_SIZE
+
+    def params(self) -> dict[str, object]:
+        params: dict[str, object] = {"limit": self.page_size}
+        if self.search:
+            params["search"] = self.search
+        if self.author:
+            params["author"] = self.author
+        if self.filters:
+            params["filter"] = list(self.filters)
+        if self.sort:
+            params["sort"] = self.sort
+        if self.direction is not None:
+            params["direction"] = self.direction
+        if self.expand:
+            params["expand"] = list(self.expand)
+        return params
+
+
+@dataclass
+class HubClient:
+    """One endpoint (the real Hub or a replay), one optional token (never logged)."""
+
+    endpoint: str = field(default_factory=default_endpoint)
+    token: str | bool | None = None
+    cache_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.endpoint = self.endpoint.rstrip("/")
+        self._download = with_retries(hf_hub_download)
+
+    def __repr__(self) -> str:  # keep tokens out of logs and tracebacks
+        return f"HubClient(endpoint={self.endpoint!r}, token={'***' if self.token else None})"
+
+    def _headers(self) -> dict[str, str]:
+        return build_hf_headers(token=self.token, library_name="hubcensus")
+
+    def check_reachable(self) -> None:
+        """Fail fast, in one sentence, when nothing answers at the endpoint."""
+        url = f"{self.endpoint}/api/models"
+        try:
+            httpx2.get(url, params={"limit": 1}, headers=self._headers(), timeout=10)
+        except (httpx2.TransportError, httpx2.InvalidURL) as exc:
+            raise HubUnreachable(f"cannot reach the Hub at {self.endpoint}: {type(exc).__name__}: {exc}") from exc
+
+    def iter_listing_pages(self, query: ListingQuery = ListingQuery()) -> Iterator[list[bytes]]:
+        """Yield the listing page by page, each model as one compact JSON line; nothing is held longer."""
+        url: str | None = f"{self.endpoint}/api/models"
+        params: dict[str, object] | None = query.params()
+        headers = self._headers()
+        while url is not None:
+            response = http_backoff("GET", url, params=params, headers=headers, timeout=60)
+            hf_raise_for_status(response)
+            yield [
+                json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
+                for item in response.json()
+            ]
+            # the next link already carries every query parameter (expand, limit, cursor)
+            url, params = response.links.get("next", {}).get("url"), None
+
+    def download(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
+        """A repository file's bytes at ``revision``; typed huggingface_hub errors pass through."""
+        with tempfile.TemporaryDirectory(dir=self.cache_dir) as cache:
+            local = self._download(
+                repo_id,
+                path,
+                revision=revision,
+                cache_dir=cache,
+                endpoint=self.endpoint,
+                token=self.token,
+                library_name="hubcensus",
+            )
+            return Path(local).read_bytes()
+
