@@ -1,0 +1,127 @@
+"""Catalog gaps: Hub families with repos and downloads that no catalog entry covers, ranked.
+
+A Hub repo is *covered* when it is matched to a catalog entry with confidence >= 0.8, or is a curated
+'related' repo, or derives (lineage) from an entry's repo. Groups with no covered repo are gaps:
+
+- ``model_type`` no catalog entry claims (canonical_repos.yaml ``model_types``): e.g. mixtral, detr;
+- ``model_type`` an entry claims, but whose repos are all newer than the catalog (created after its newest
+  date) and none covered: a newer generation (e.g. Llama 3 under the 2023 catalog's LLaMA);
+- ``base_model``: a parent repo with derivatives on the Hub that is itself not covered;
+- ``library``: repos without a model_type (diffusers, espnet, ...), grouped by library_name.
+Ranked by summed downloads, then number of repos.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from warehouse.catalog import load_canonical_repos
+from warehouse.matching import BET
+
+HUB_PLACEHOLDER_CREATED = dt.date(2022, 3, 2)  # createdAt of every repo older than that date
+GAP_SCHEMA = {
+    "gap_kind": pl.String,
+    "gap_key": pl.String,
+    "n_models": pl.Int64,
+    "downloads": pl.Int64,
+    "newest_created_at": pl.Datetime("us", "UTC"),
+    "rank": pl.Int32,
+    "reason": pl.String,
+    "sample_repos": pl.List(pl.String),
+}
+
+
+def _utc(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """created_at as Datetime(us, UTC) whatever it came as (TIMESTAMPTZ in any session zone, naive, or Date)."""
+    if isinstance(dtype, pl.Datetime):
+        expr = expr.dt.replace_time_zone("UTC") if dtype.time_zone is None else expr.dt.convert_time_zone("UTC")
+    else:
+        expr = expr.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    return expr.dt.cast_time_unit("us")
+
+
+def compute_gaps(catalog: pl.DataFrame, models: pl.DataFrame, matches: pl.DataFrame, canonical: dict | None = None) -> pl.DataFrame:
+    canonical = load_canonical_repos() if canonical is None else canonical
+    names = set(catalog["name"].to_list())
+    claims: dict[str, list[str]] = {}
+    for name, entry in canonical.items():
+        if name in names:
+            for t in entry.get("model_types", []):
+                claims.setdefault(t, []).append(name)
+    edition = catalog["date"].max()
+    dates = dict(zip(catalog["name"], catalog["date"]))
+
+    covered = matches.filter((pl.col("confidence") >= BET) | pl.col("method").is_in(["curated_related", "lineage"]))
+    covered_ids = covered["repo_id"].unique()
+    m = models.select(
+        "repo_id", "model_type", "library_name", "base_models",
+        downloads=pl.col("downloads").fill_null(0).cast(pl.Int64),
+        created_at=_utc(pl.col("created_at"), models.schema["created_at"]),
+    ).with_columns(
+        covered=pl.col("repo_id").is_in(covered_ids.implode()),
+        real_date=pl.when(pl.col("created_at").dt.date() > HUB_PLACEHOLDER_CREATED).then(pl.col("created_at").dt.date()),
+    )
+
+    def group(frame: pl.DataFrame, kind: str, key: str) -> pl.DataFrame:
+        return (
+            frame.sort("downloads", descending=True)
+            .group_by(key, maintain_order=True)
+            .agg(
+                n_models=pl.len().cast(pl.Int64),
+                downloads=pl.col("downloads").sum(),
+                newest_created_at=pl.col("created_at").max(),
+                oldest_real=pl.col("real_date").min(),
+                any_placeholder=(pl.col("created_at").dt.date() <= HUB_PLACEHOLDER_CREATED).any(),
+                any_covered=pl.col("covered").any(),
+                sample_repos=pl.col("repo_id").head(5),
+            )
+            .rename({key: "gap_key"})
+            .with_columns(gap_kind=pl.lit(kind))
+        )
+
+    rows = []
+    for g in group(m.drop_nulls("model_type"), "model_type", "model_type").filter(~pl.col("any_covered")).iter_rows(named=True):
+        claimants = claims.get(g["gap_key"], [])
+        if not claimants:
+            g["reason"] = f"no catalog entry covers model_type '{g['gap_key']}'"
+        elif g["oldest_real"] is not None and not g["any_placeholder"] and edition is not None and g["oldest_real"] > edition:
+            who = ", ".join(f"{c} ({dates[c]:%m/%Y})" for c in sorted(claimants))
+            g["reason"] = (f"newer than the catalog: model_type '{g['gap_key']}' is claimed by {who}, but these repos date from "
+                           f"{g['oldest_real']:%Y-%m} on and none is a catalog release or derivative (a newer generation?)")
+        else:
+            continue  # older repos of a claimed family: the canonical repo is just not harvested
+        rows.append(g)
+    for g in group(m.filter(pl.col("model_type").is_null()).with_columns(pl.col("library_name").fill_null("(none)")), "library", "library_name").filter(~pl.col("any_covered")).iter_rows(named=True):
+        g["reason"] = f"{g['n_models']} repo(s) with no model_type (library {g['gap_key']}) and no catalog entry"
+        rows.append(g)
+
+    # base models: parents whose derivatives are on the Hub, the parent itself covered by nothing
+    kids = m.select("repo_id", "downloads", "created_at", "covered", "real_date", parent=pl.col("base_models")).explode("parent").drop_nulls("parent")
+    parent_covered = set(covered_ids.to_list()) | {r.lower() for r in covered_ids.to_list()}
+    for name, entry in canonical.items():
+        if name in names:
+            parent_covered |= {r.lower() for r in entry.get("repos", []) + entry.get("related", [])}
+    kids = kids.filter(~pl.col("parent").str.to_lowercase().is_in(list(parent_covered)) & ~pl.col("parent").is_in(list(parent_covered)))
+    for g in group(kids.with_columns(model_type=pl.lit(None), library_name=pl.lit(None)), "base_model", "parent").filter(~pl.col("any_covered")).iter_rows(named=True):
+        g["reason"] = f"{g['n_models']} Hub repo(s) derive from {g['gap_key']}, which no catalog entry covers"
+        rows.append(g)
+
+    if not rows:
+        return pl.DataFrame(schema=GAP_SCHEMA)
+    out = pl.DataFrame(
+        [{k: r[k] for k in GAP_SCHEMA if k != "rank"} for r in rows],
+        schema={k: v for k, v in GAP_SCHEMA.items() if k != "rank"},
+    )
+    out = out.sort(["downloads", "n_models", "gap_kind", "gap_key"], descending=[True, True, False, False])
+    return out.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int32)).select(list(GAP_SCHEMA))
+
+
+def catalog_gaps(con, limit: int = 20) -> pl.DataFrame:
+    """The top ``limit`` gaps from the last reconciliation, for ``hubcensus catalog gaps``."""
+    return con.sql(
+        "SELECT gap_kind, gap_key, n_models, downloads, newest_created_at, rank, reason, sample_repos "
+        "FROM catalog_gaps ORDER BY rank LIMIT $limit",
+        params={"limit": limit},
+    ).pl()
