@@ -1,0 +1,329 @@
+"""The listing (models.ndjson, the big part): read in pages with a declared schema, normalized by Polars expressions.
+
+``read_listing`` yields pages of about ``page_bytes`` (cut at line ends) as (frame, quarantine rows); memory stays flat
+however long the file is. A page that does not fit the declared schema (a malformed line, a container of
+the wrong shape) is re-read line by line: bad lines go to quarantine, a wrong-shaped container is dropped
+from its record (the model keeps its row) with a quarantine note. ``normalize_listing`` turns one page
+plus the page's parsed files into the tidy frames of the warehouse tables; no Python loop per model.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import polars as pl
+
+from warehouse.normalize import mappings
+from warehouse.normalize.jsontext import json_int, text_first, text_to_list, to_bool, to_int
+from warehouse.schemas import (
+    CARD_DATA_FIELDS,
+    FILES_SCHEMA,
+    LINEAGE_SCHEMA,
+    LISTING_CONTAINERS,
+    LISTING_SCHEMA,
+    MODELS_SCHEMA,
+    QUARANTINE_SCHEMA,
+    STATS_SCHEMA,
+    VERSIONS_SCHEMA,
+    conform,
+)
+
+PAGE_BYTES = 64 * 1024 * 1024  # ~20k real listing lines per page: memory stays bounded by the page, not the file
+EXCERPT = 200
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
+HUB_PREFIXES = r"^(?:https?://)?(?:huggingface\.co|hf\.co)/(?:models/)?"
+SOURCE_PRIORITY = {"cardData": 0, "baseModels": 1, "tag": 2}  # whose relation wins when they disagree
+PACKED_INT32 = ("gptq", "awq", "autoround", "auto-round")
+
+# What a page's parsed files contribute (built by warehouse.loading from config.json / README.md).
+CONFIG_FACTS_SCHEMA = {
+    "repo_id": pl.String, "cfg_model_type": pl.String, "cfg_architectures": pl.List(pl.String),
+    "cfg_quant_method": pl.String, "cfg_quant_bits": pl.Int64, "cfg_params_estimate": pl.Int64,
+    "cfg_params_formula": pl.String,
+}  # fmt: skip
+CARD_FACTS_SCHEMA = {"repo_id": pl.String, **{f"card_{name}": pl.String for name in CARD_DATA_FIELDS}}
+
+
+@dataclass(frozen=True)
+class RunContext:
+    run_id: str
+    observed_on: dt.date  # the run's day (UTC): one stats row per model per day
+    seen_at: dt.datetime  # when the run started (UTC)
+
+
+# ------------------------------------------------------------------ reading
+def _read(buf: bytes) -> pl.DataFrame:
+    return pl.read_ndjson(io.BytesIO(buf), schema=LISTING_SCHEMA)
+
+
+def _quarantine(run_id: str, repo_id: str | None, reason: str, excerpt: bytes | str) -> dict:
+    text = excerpt.decode("utf-8", "replace") if isinstance(excerpt, bytes) else excerpt
+    return {"run_id": run_id, "repo_id": repo_id, "stage": "listing", "reason": reason, "excerpt": text[:EXCERPT]}
+
+
+def _line_by_line(lines: list[bytes], run_id: str) -> tuple[pl.DataFrame, list[dict]]:
+    """The slow path for a page that failed: sanitize each line, quarantine what cannot be read."""
+    good: list[bytes] = []
+    bad: list[dict] = []
+    for number, line in lines:
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            bad.append(_quarantine(run_id, None, f"line {number}: not JSON ({type(exc).__name__}: {str(exc)[:120]})", line))
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"].strip():
+            bad.append(_quarantine(run_id, None, f"line {number}: not a model record (no string id)", line))
+            continue
+        for field, kind in LISTING_CONTAINERS.items():
+            value = record.get(field)
+            if value is not None and not isinstance(value, kind):
+                bad.append(_quarantine(run_id, record["id"], f"line {number}: {field} is a JSON {type(value).__name__}, expected {kind.__name__}: field dropped", json.dumps(value)[:EXCERPT]))
+                record[field] = None
+        if isinstance(record.get("siblings"), list) and not all(isinstance(s, dict) for s in record["siblings"]):
+            bad.append(_quarantine(run_id, record["id"], f"line {number}: siblings holds non-objects: field dropped", json.dumps(record["siblings"])[:EXCERPT]))
+            record["siblings"] = None
+        try:
+            one = json.dumps(record).encode()
+            _read(one)
+        except Exception as exc:  # noqa: BLE001 - anything Polars refuses: quarantine the line, the run goes on
+            bad.append(_quarantine(run_id, record["id"], f"line {number}: does not fit the listing schema ({str(exc).splitlines()[0][:120]})", line))
+            continue
+        good.append(one)
+    frame = _read(b"\n".join(good)) if good else pl.DataFrame(schema=LISTING_SCHEMA)
+    return frame, bad
+
+
+def read_listing(path: Path, run_id: str, page_bytes: int = PAGE_BYTES) -> Iterator[tuple[pl.DataFrame, list[dict]]]:
+    """Pages of models.ndjson (about ``page_bytes`` each, cut at line ends) as (LISTING_SCHEMA frame, quarantine rows)."""
+
+    def flush(buf: bytes, first_line: int) -> tuple[pl.DataFrame, list[dict]]:
+        try:
+            return _read(buf), []
+        except Exception:  # noqa: BLE001 - the page does not fit: find the culprits line by line
+            lines = [(first_line + i, line.strip()) for i, line in enumerate(buf.split(b"\n"))]
+            return _line_by_line([(n, line) for n, line in lines if line], run_id)
+
+    line_number = 1
+    carry = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(page_bytes):
+            buf = carry + chunk
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                carry = buf
+                continue
+            page, carry = buf[: cut + 1], buf[cut + 1 :]
+            yield flush(page, line_number)
+            line_number += page.count(b"\n")
+    if carry.strip():
+        yield flush(carry, line_number)
+
+
+# ------------------------------------------------------------------ normalizing
+def _timestamp(col: str) -> pl.Expr:
+    return pl.col(col).str.strip_chars().str.to_datetime(TS_FORMAT, time_zone="UTC", strict=False)
+
+
+def _license() -> pl.Expr:
+    from_card = text_first(pl.col("_license_text"))
+    from_tag = pl.col("tags").list.eval(pl.element().filter(pl.element().str.starts_with("license:")).str.slice(8)).list.first()
+    raw = pl.coalesce(from_card, from_tag).str.strip_chars().str.to_lowercase()
+    raw = pl.when(raw == "").then(None).otherwise(raw)
+    return raw.replace(mappings.license_aliases())
+
+
+def _arch_class(model_type: pl.Expr, architectures: pl.Expr) -> pl.Expr:
+    table = mappings.arch_classes()
+    by_type = model_type.replace_strict(table["model_type"], table["arch_class"], default=None, return_dtype=pl.String)
+    by_arch = pl.lit(None, dtype=pl.String)
+    for suffix, klass in reversed(mappings.architecture_patterns()):
+        hit = architectures.list.eval(pl.element().str.ends_with(suffix)).list.any().fill_null(False)
+        by_arch = pl.when(hit).then(pl.lit(klass)).otherwise(by_arch)
+    return pl.when(model_type.is_in(table["model_type"].implode())).then(by_type).otherwise(by_arch)
+
+
+def _params() -> list[pl.Expr]:
+    st_total = json_int(pl.col("safetensors"), "$.total")
+    gguf_total = json_int(pl.col("gguf"), "$.total")
+    estimate = pl.col("cfg_params_estimate")
+    source = (
+        pl.when(st_total.is_not_null()).then(pl.lit("safetensors"))
+        .when(gguf_total.is_not_null()).then(pl.lit("gguf"))
+        .when(estimate.is_not_null()).then(pl.lit("config-estimate"))
+    )  # fmt: skip
+    total = pl.coalesce(st_total, gguf_total, estimate)
+    i32 = json_int(pl.col("safetensors"), "$.parameters.I32").fill_null(0)
+    u8 = json_int(pl.col("safetensors"), "$.parameters.U8").fill_null(0)
+    method = pl.col("_quant_method")
+    bits = pl.col("_quant_bits")
+    packs_int32 = (pl.col("_params_source") == "safetensors") & method.is_in(PACKED_INT32) & bits.is_in([2, 3, 4, 8]) & (i32 > 0)
+    packs_uint8 = (pl.col("_params_source") == "safetensors") & (method == "bitsandbytes") & (bits == 4) & (u8 > 0)
+    effective = (
+        pl.when(packs_int32).then(pl.col("params_total") - i32 + (i32 * 32 / bits).round(0).cast(pl.Int64))
+        .when(packs_uint8).then(pl.col("params_total") + u8)
+        .otherwise(pl.col("params_total"))
+    )  # fmt: skip
+    note = (
+        pl.when(packs_int32).then(pl.format(
+            "{} {}-bit: the Hub's safetensors total counts each packed int32 as one parameter; "
+            "{} I32 values re-counted as the weights they pack (32/{} each)", method, bits, i32, bits))
+        .when(packs_uint8).then(pl.format(
+            "bitsandbytes 4-bit: the Hub's safetensors total counts each uint8 as one parameter; "
+            "{} U8 values re-counted as 2 weights each", u8))
+        .when(method.is_not_null() & pl.col("params_total").is_not_null()).then(pl.format(
+            "quantized ({}) per config; no packed dtype to re-count: the total is taken as given", method))
+        .when(pl.col("_params_source") == "config-estimate").then(pl.format(
+            "estimated from config.json dimensions (formula {}, warehouse/normalize/params.py)", pl.col("cfg_params_formula")))
+    )  # fmt: skip
+    return [
+        total.alias("params_total"),
+        source.alias("_params_source"),
+        pl.col("safetensors").str.json_path_match("$.parameters").alias("params_by_dtype"),
+    ], effective, note
+
+
+def _lineage(frame: pl.DataFrame) -> pl.DataFrame:
+    relations = mappings.relation_aliases()
+
+    def relation(expr: pl.Expr) -> pl.Expr:
+        clean = expr.str.strip_chars().str.to_lowercase()
+        return clean.replace_strict(relations, default="base", return_dtype=pl.String).fill_null("base")
+
+    card = frame.select(
+        pl.col("repo_id").alias("child_id"),
+        text_to_list(pl.col("_base_model_text")).alias("parent_id"),
+        relation(pl.col("_base_model_relation_text")).alias("relation"),
+        pl.lit("cardData").alias("source"),
+    ).explode("parent_id")
+    tag_rest = pl.col("parent_id").str.slice(len("base_model:"))
+    tagged = (
+        frame.select(pl.col("repo_id").alias("child_id"), pl.col("tags").alias("parent_id"))
+        .explode("parent_id")
+        .filter(pl.col("parent_id").str.starts_with("base_model:"))
+        .select(
+            "child_id",
+            pl.when(tag_rest.str.contains(r"^[a-z_-]+:.")).then(tag_rest.str.extract(r"^[a-z_-]+:(.+)$", 1)).otherwise(tag_rest).alias("parent_id"),
+            pl.when(tag_rest.str.contains(r"^[a-z_-]+:.")).then(relation(tag_rest.str.extract(r"^([a-z_-]+):", 1))).otherwise(pl.lit("base")).alias("relation"),
+            pl.lit("tag").alias("source"),
+        )
+    )
+    bm = pl.col("baseModels").str.strip_chars()
+    ids_in_object = bm.str.extract_all(r'"id"\s*:\s*"(?:[^"\\]|\\.)*"').list.eval(pl.element().str.extract(r'"id"\s*:\s*"(.*)"$', 1))
+    hub = frame.select(
+        pl.col("repo_id").alias("child_id"),
+        pl.when(bm.str.starts_with("{")).then(ids_in_object).otherwise(text_to_list(bm)).alias("parent_id"),
+        relation(bm.str.json_path_match("$.relation")).alias("relation"),
+        pl.lit("baseModels").alias("source"),
+    ).explode("parent_id")
+    edges = (
+        pl.concat([card, tagged, hub])
+        .with_columns(pl.col("parent_id").str.strip_chars().str.replace(HUB_PREFIXES, "").str.strip_chars_end("/"))
+        .filter(pl.col("parent_id").is_not_null() & (pl.col("parent_id") != "") & (pl.col("parent_id") != pl.col("child_id")))
+        .with_columns(
+            (pl.col("relation") == "base").alias("_unspecified"),
+            pl.col("source").replace_strict(SOURCE_PRIORITY, return_dtype=pl.Int8).alias("_priority"),
+        )
+        .sort("child_id", "parent_id", "_unspecified", "_priority")
+    )
+    specific = pl.col("relation").filter(pl.col("relation") != "base").unique().sort()
+    return edges.group_by("child_id", "parent_id", maintain_order=True).agg(
+        pl.col("relation").first(),
+        pl.col("source").unique().sort(),
+        pl.when(specific.len() > 1)
+        .then(pl.format("sources disagree on the relation ({}); kept the first by priority cardData > baseModels > tag", specific.str.join(", ")))
+        .alias("note"),
+    )
+
+
+def normalize_listing(
+    page: pl.DataFrame,
+    ctx: RunContext,
+    config_facts: pl.DataFrame | None = None,
+    card_facts: pl.DataFrame | None = None,
+) -> dict[str, pl.DataFrame]:
+    """One page of the listing (LISTING_SCHEMA) plus its parsed files -> the tidy frames, keyed by table.
+
+    Returns models, model_files, model_lineage, model_stats_history, model_versions and quarantine
+    (records without an id).
+    """
+    config_facts = config_facts if config_facts is not None else pl.DataFrame(schema=CONFIG_FACTS_SCHEMA)
+    card_facts = card_facts if card_facts is not None else pl.DataFrame(schema=CARD_FACTS_SCHEMA)
+    no_id = page.filter(pl.col("id").str.strip_chars().fill_null("") == "")
+    quarantine = no_id.select(
+        pl.lit(ctx.run_id).alias("run_id"), pl.lit(None, pl.String).alias("repo_id"), pl.lit("listing").alias("stage"),
+        pl.lit("record without an id").alias("reason"),
+        pl.concat_str(pl.lit("author="), pl.col("author").fill_null("?"), pl.lit(" sha="), pl.col("sha").fill_null("?")).alias("excerpt"),
+    )  # fmt: skip
+    frame = (
+        page.with_columns(pl.col("id").str.strip_chars().alias("repo_id"))
+        .filter(pl.col("repo_id").fill_null("") != "")
+        .unique("repo_id", keep="last", maintain_order=True)
+        .join(config_facts, on="repo_id", how="left")
+        .join(card_facts, on="repo_id", how="left")
+    )
+    cd = pl.col("cardData")
+    cfg = pl.col("config")
+    frame = frame.with_columns(
+        *[pl.coalesce(cd.struct.field(name), pl.col(f"card_{name}")).alias(f"_{name}_text") for name in CARD_DATA_FIELDS],
+        pl.coalesce(cfg.struct.field("model_type").str.strip_chars(), pl.col("cfg_model_type")).alias("model_type"),
+        pl.coalesce(text_to_list(cfg.struct.field("architectures")), pl.col("cfg_architectures")).alias("architectures"),
+        pl.coalesce(pl.col("cfg_quant_method"), cfg.struct.field("quantization_config").str.json_path_match("$.quant_method").str.to_lowercase()).alias("_quant_method"),
+        pl.coalesce(pl.col("cfg_quant_bits"), json_int(cfg.struct.field("quantization_config"), "$.bits")).alias("_quant_bits"),
+    )
+    params, effective, note = _params()
+    frame = frame.with_columns(params).with_columns(effective.alias("params_effective"), note.alias("params_note"))
+    lineage = _lineage(frame)
+    parents = lineage.group_by("child_id").agg(pl.col("parent_id").unique().sort().alias("base_models"))
+    gated = pl.col("gated").str.strip_chars().str.to_lowercase()
+    tag_datasets = pl.col("tags").list.eval(
+        pl.element()
+        .filter(pl.element().str.starts_with("dataset:") & (pl.element().str.slice(8).str.strip_chars() != ""))
+        .str.slice(8)
+        .str.strip_chars()
+    )
+    models = (
+        frame.join(parents, left_on="repo_id", right_on="child_id", how="left")
+        .with_columns(
+            pl.coalesce(pl.col("author"), pl.col("repo_id").str.extract(r"^([^/]+)/", 1)).alias("author"),
+            _timestamp("createdAt").alias("created_at"),
+            _timestamp("lastModified").alias("last_modified"),
+            to_int(pl.col("downloads")).alias("downloads"),
+            to_int(pl.col("downloadsAllTime")).alias("downloads_all_time"),
+            to_int(pl.col("likes")).alias("likes"),
+            _license().alias("license"),
+            pl.when(gated.is_in(["false", "auto", "manual"])).then(gated).when(gated == "true").then(pl.lit("auto")).alias("gated"),
+            to_bool(pl.col("private")).alias("private"),
+            to_bool(pl.col("disabled")).alias("disabled"),
+            _arch_class(pl.col("model_type"), pl.col("architectures")).alias("arch_class"),
+            pl.col("_params_source").alias("params_source"),
+            text_to_list(pl.col("_language_text")).list.unique(maintain_order=True).alias("languages"),
+            pl.concat_list(text_to_list(pl.col("_datasets_text")).fill_null([]), tag_datasets.fill_null([])).list.unique(maintain_order=True).alias("datasets"),
+            pl.col("base_models").fill_null([]),
+            pl.lit(ctx.run_id).alias("first_seen_run"),
+            pl.lit(ctx.run_id).alias("last_seen_run"),
+        )
+    )
+    files = frame.select("repo_id", pl.col("siblings")).explode("siblings").filter(pl.col("siblings").is_not_null())
+    files = files.select(
+        "repo_id",
+        pl.col("siblings").struct.field("rfilename").alias("path"),
+        to_int(pl.col("siblings").struct.field("size")).alias("size"),
+        pl.lit(ctx.run_id).alias("run_id"),
+    ).filter(pl.col("path").is_not_null()).unique(["repo_id", "path"], keep="last", maintain_order=True)
+    stats = models.select("repo_id", pl.lit(ctx.observed_on).alias("observed_on"), "downloads", "likes", pl.lit(ctx.run_id).alias("run_id"))
+    versions = models.filter(pl.col("sha").is_not_null()).select(
+        "repo_id", "sha", pl.lit(ctx.run_id).alias("first_seen_run"), pl.lit(ctx.seen_at).dt.convert_time_zone("UTC").alias("first_seen_at")
+    )
+    return {
+        "models": conform(models, MODELS_SCHEMA),
+        "model_files": conform(files, FILES_SCHEMA),
+        "model_lineage": conform(lineage.with_columns(pl.lit(ctx.run_id).alias("run_id")), LINEAGE_SCHEMA),
+        "model_stats_history": conform(stats, STATS_SCHEMA),
+        "model_versions": conform(versions, VERSIONS_SCHEMA),
+        "quarantine": conform(quarantine, QUARANTINE_SCHEMA),
+    }
