@@ -1,0 +1,321 @@
+"""Build a dated report set from the warehouse marts: ``<out_dir>/<YYYY-MM-DD>/`` and ``<out_dir>/latest``.
+
+A set holds, per report, ``<slug>.html`` (self-contained: inline CSS and SVG, no script, no external
+resource) and each of its data tables as ``<table>.csv`` and ``<table>.parquet``; plus ``index.html``
+linking them with one-line summaries and the harvest run they came from, ``summary.md`` with the headline
+numbers, and ``manifest.json`` (what was written, for the server and the Prefect artifacts).
+
+``latest`` is a relative symlink to the newest dated directory; where symlinks are unavailable it is a
+one-line text file holding that directory's name (``reports serve`` redirects ``/latest/`` either way).
+
+The set is written to a hidden staging directory and renamed into place, so a reader never sees half a
+set; building the same date again replaces that date's set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import duckdb
+import polars as pl
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from reports import family_tree, reconciliation, sizes, taxonomy, timeline
+from reports.base import Context, Report, Table
+
+BUILDERS = (taxonomy, family_tree, timeline, sizes, reconciliation)
+REQUIRED_MARTS = ("v_models", "v_taxonomy", "v_sizes", "v_timeline", "v_lineage")
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LATEST = "latest"
+MANIFEST = "manifest.json"
+REPO_COLUMNS = frozenset({"repo_id", "child_id", "parent_id", "root_id", "top_child", "best_candidate"})
+LIST_SHOWN = 8  # list cells show this many items in the page (the CSV/Parquet hold all)
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+
+
+class ReportError(RuntimeError):
+    """A domain error about building reports (the CLI prints it as one line)."""
+
+
+# --- rendering helpers (jinja filters): every value goes through autoescape; these only format -------------
+
+def _num(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "NaN"
+        return f"{v:,.2f}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if v.tzinfo else v.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, (list, tuple)):
+        shown = ", ".join(_cell(x) for x in v[:LIST_SHOWN])
+        return shown + (f" … (+{len(v) - LIST_SHOWN} more)" if len(v) > LIST_SHOWN else "")
+    if isinstance(v, dict):
+        return json.dumps(v, default=str, ensure_ascii=False)
+    return _num(v) if isinstance(v, (int, float)) else str(v)
+
+
+def _hub_url(v: Any) -> str:
+    """A Hub link only for a well-formed repo id; anything else is shown as text, unlinked."""
+    if isinstance(v, str) and _REPO_ID.match(v):
+        return "https://huggingface.co/" + quote(v, safe="/")
+    return ""
+
+
+def _web_url(v: Any) -> str:
+    """Only http(s) links from the catalog become links (no javascript:, data:, ...)."""
+    if not isinstance(v, str):
+        return ""
+    parts = urlsplit(v.strip())
+    return v.strip() if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def _is_numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric()
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every template, whatever its extension: names and card text are untrusted
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=_num, cell=_cell, hub_url=_hub_url, web_url=_web_url, is_numeric=_is_numeric)
+    env.tests["short"] = lambda v: isinstance(v, str) and len(v) <= 24
+    return env
+
+
+# --- data files ------------------------------------------------------------------------------------------
+
+def _csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """CSV cannot hold lists or structs: write them as JSON text (parses back unambiguously)."""
+    out = []
+    for name, dtype in frame.schema.items():
+        col = frame[name]
+        if isinstance(dtype, (pl.List, pl.Array, pl.Struct)):
+            values = [None if v is None else json.dumps(v, default=str, ensure_ascii=False) for v in col.to_list()]
+            out.append(pl.Series(name, values, dtype=pl.String))
+        else:
+            out.append(col)
+    return pl.DataFrame(out)
+
+
+def _write_table(directory: Path, table: Table) -> dict[str, Any]:
+    _csv_frame(table.frame).write_csv(directory / table.files["csv"])
+    table.frame.write_parquet(directory / table.files["parquet"], statistics=False)
+    return {"name": table.name, "title": table.title, "rows": table.frame.height, "columns": table.frame.columns, **table.files}
+
+
+# --- the set ---------------------------------------------------------------------------------------------
+
+def _as_date(today: date | datetime | str | None) -> str:
+    if today is None:
+        return datetime.now(UTC).date().isoformat()
+    if isinstance(today, datetime):
+        return today.date().isoformat()
+    if isinstance(today, date):
+        return today.isoformat()
+    if not DATE_DIR.match(str(today)):
+        raise ReportError(f"report date must be YYYY-MM-DD, got {today!r}")
+    return date.fromisoformat(str(today)).isoformat()
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _md(text: object) -> str:
+    """Untrusted text for markdown: no raw HTML, no table breaks (Prefect renders artifacts' markdown)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "&#124;").replace("\n", " ")
+
+
+def _summary_md(date_str: str, reports: list[Report], run: dict | None, built_at: str, db_name: str, catalog: bool) -> str:
+    lines = [f"# hubcensus report set {date_str}", ""]
+    lines.append(f"- harvest run: {_md(run['run_id'])} ({_md(run.get('status') or 'status unknown')})" if run else "- harvest run: unknown")
+    lines += [f"- warehouse: `{db_name}`", f"- catalog: {'loaded' if catalog else 'not loaded'}", f"- built: {built_at}", ""]
+    for r in reports:
+        lines += [f"## [{r.title}]({r.slug}.html)", "", _md(r.summary), "", "| figure | value |", "|---|---:|"]
+        for key, value in r.headline.items():
+            shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+            lines.append(f"| {_md(key)} | {_md(shown)} |")
+        lines += ["", "Data: " + ", ".join(f"[{t.files['csv']}]({t.files['csv']})" for t in r.tables), ""]
+    return "\n".join(lines)
+
+
+def _headline_line(reports: dict[str, Report]) -> str:
+    parts = []
+    t = reports["taxonomy"].headline
+    parts.append(f"{t['models']:,} models, {t['downloads']:,} downloads in 30 days")
+    parts.append(f"{reports['family_tree'].headline['families']:,} base-model families")
+    parts.append(f"{reports['sizes'].headline['with_size']:,} with a parameter count")
+    rec = reports["reconciliation"].headline
+    if rec.get("catalog_loaded", True):
+        parts.append(f"catalog: {rec['entries_matched']:,} of {rec['catalog_entries']:,} entries matched, {rec['conflict']:,} conflicts")
+    else:
+        parts.append("catalog not loaded")
+    return " · ".join(parts)
+
+
+def _newest_set(out_dir: Path) -> str | None:
+    dates = sorted(p.name for p in out_dir.iterdir() if p.is_dir() and not p.is_symlink() and DATE_DIR.match(p.name))
+    return dates[-1] if dates else None
+
+
+def update_latest(out_dir: Path) -> str | None:
+    """Point ``latest`` at the newest dated set: a relative symlink, else a text file naming it."""
+    newest = _newest_set(out_dir)
+    if newest is None:
+        return None
+    link = out_dir / LATEST
+    tmp = out_dir / f".{LATEST}.{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    try:
+        os.symlink(newest, tmp, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        tmp.write_text(newest + "\n", encoding="utf-8")
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)
+    os.replace(tmp, link)
+    return newest
+
+
+def resolve_latest(out_dir: Path) -> str | None:
+    """The dated set ``latest`` names (symlink or text file), if it exists."""
+    link = Path(out_dir) / LATEST
+    if link.is_symlink():
+        name = os.readlink(link)
+    elif link.is_file():
+        name = link.read_text(encoding="utf-8").strip()
+    else:
+        return None
+    name = Path(name).name
+    return name if DATE_DIR.match(name) and (Path(out_dir) / name).is_dir() else None
+
+
+def build_reports(db_path: Path | str, out_dir: Path | str, run_id: str | None = None,
+                  today: date | datetime | str | None = None) -> Path:
+    """Build every report from the warehouse at ``db_path`` into ``out_dir/<date>/``; return that directory."""
+    db_path, out_dir = Path(db_path), Path(out_dir)
+    date_str = _as_date(today)
+    if not db_path.is_file():
+        raise ReportError(f"no warehouse at {db_path}: run `hubcensus refresh` (or `hubcensus demo`) first")
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error as exc:
+        raise ReportError(f"cannot open {db_path} read-only: {exc}") from exc
+    try:
+        ctx = Context.open(con, run_id)
+        missing = [m for m in REQUIRED_MARTS if not ctx.has(m)]
+        if missing:
+            raise ReportError(f"{db_path} lacks the marts {', '.join(missing)}: is the warehouse migrated and loaded?")
+        reports = [builder.build(ctx) for builder in BUILDERS]
+        catalog = ctx.catalog_loaded
+        run = ctx.run
+    finally:
+        con.close()
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".{date_str}.building-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    env = environment()
+    common = dict(nav=reports, date=date_str, built_at=built_at, db_name=db_path.name, run=run, repo_columns=REPO_COLUMNS)
+    manifest: dict[str, Any] = {
+        "date": date_str, "built_at": built_at, "warehouse": str(db_path), "run": _jsonable(run),
+        "catalog_loaded": catalog, "reports": [],
+    }
+    try:
+        for report in reports:
+            files = [_write_table(staging, t) for t in report.tables]
+            html = env.get_template("report.html.j2").render(
+                report=report, current=report.slug, data_files={t.name for t in report.tables}, **common
+            )
+            (staging / f"{report.slug}.html").write_text(html, encoding="utf-8")
+            manifest["reports"].append({
+                "slug": report.slug, "title": report.title, "html": f"{report.slug}.html", "summary": report.summary,
+                "headline": _jsonable(report.headline), "notes": report.notes, "tables": files,
+            })
+        by_slug = {r.slug: r for r in reports}
+        index = env.get_template("index.html.j2").render(
+            reports=reports, current="", catalog_loaded=catalog, headline_line=_headline_line(by_slug), **common
+        )
+        (staging / "index.html").write_text(index, encoding="utf-8")
+        (staging / "summary.md").write_text(_summary_md(date_str, reports, run, built_at, db_path.name, catalog), encoding="utf-8")
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        final = out_dir / date_str
+        old = out_dir / f".{date_str}.old-{os.getpid()}"
+        if final.exists():
+            os.replace(final, old)
+        os.replace(staging, final)
+        if old.exists():
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    update_latest(out_dir)
+    return final
+
+
+def summary_tables(report_dir: Path | str) -> dict[str, Any]:
+    """What a Prefect task needs to publish the set as artifacts.
+
+    Returns ``{"markdown": <summary.md text with the index path>, "index": <path of index.html>,
+    "tables": {<artifact key>: (<description>, [row dicts])}}``; keys are lower-case with dashes, as Prefect
+    artifact keys must be.
+    """
+    report_dir = Path(report_dir)
+    manifest = json.loads((report_dir / MANIFEST).read_text(encoding="utf-8"))
+    picks = {
+        "hubcensus-taxonomy-arch-class": ("taxonomy-arch_class", "Architecture classes: Hub models vs catalog entries", None),
+        "hubcensus-families": ("family_tree", "Largest base-model families on the Hub", 15),
+        "hubcensus-size-buckets": ("sizes-buckets", "Models per size bucket", None),
+        "hubcensus-reconciliation": ("reconciliation-summary", "Catalog vs Hub comparisons per field", None),
+        "hubcensus-catalog-gaps": ("reconciliation-gaps", "Top catalog gaps", 15),
+    }
+    tables: dict[str, tuple[str, list[dict]]] = {}
+    for key, (name, description, limit) in picks.items():
+        path = report_dir / f"{name}.parquet"
+        if not path.is_file():
+            continue
+        frame = pl.read_parquet(path)
+        if limit:
+            frame = frame.head(limit)
+        rows = [{k: _cell(v) if not isinstance(v, (int, float, str)) or isinstance(v, bool) else v for k, v in r.items()} for r in frame.to_dicts()]
+        tables[key] = (description, rows)
+    index = report_dir / "index.html"
+    markdown = (report_dir / "summary.md").read_text(encoding="utf-8")
+    markdown += f"\nReport set: `{index}`  \nBrowse: `hubcensus reports serve --data-dir {report_dir.parent.parent}`\n"
+    return {"markdown": markdown, "index": str(index), "date": manifest["date"], "tables": tables}

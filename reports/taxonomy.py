@@ -1,0 +1,200 @@
+"""Taxonomy: Hub models by architecture class × pipeline tag × family (model_type), the catalog's view beside.
+
+Data tables
+- ``taxonomy``: v_taxonomy summed over library_name, one row per (arch_class, pipeline_tag, model_type), with
+  the catalog entries, families, pretraining tasks and arch classes matched (confidence >= 0.8) to the group.
+- ``taxonomy-arch_class``: Hub models and downloads per arch_class beside catalog entries per arch_class.
+- ``taxonomy-catalog``: catalog entries per arch_class × pretraining task × family, with the Hub repos matched.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reports import charts
+from reports.base import CONFIDENT, Context, Report, Section, Table
+from reports.charts import ARCH_COLOURS, CATALOG_COLOUR, HUB_COLOUR, Chart, arch_label, label
+
+SLUG = "taxonomy"
+TOP_TAGS = 15
+
+
+def _hub_groups(ctx: Context) -> pl.DataFrame:
+    cat_cols = ""
+    cat_join = ""
+    if ctx.catalog_loaded:
+        cat_cols = """, cat.catalog_entries, cat.catalog_families, cat.catalog_pretraining_tasks, cat.catalog_arch_classes"""
+        cat_join = f"""
+        LEFT JOIN (
+            SELECT m.arch_class, m.pipeline_tag, m.model_type,
+                   string_agg(DISTINCT c.name, '; ' ORDER BY c.name) AS catalog_entries,
+                   string_agg(DISTINCT c.family, '; ' ORDER BY c.family) AS catalog_families,
+                   string_agg(DISTINCT c.pretraining_task, '; ' ORDER BY c.pretraining_task) AS catalog_pretraining_tasks,
+                   string_agg(DISTINCT c.arch_class, '; ' ORDER BY c.arch_class) AS catalog_arch_classes
+            FROM v_models m
+            JOIN catalog_matches x ON x.repo_id = m.repo_id AND x.confidence >= {CONFIDENT}
+            JOIN catalog_models c ON c.name = x.catalog_name
+            WHERE m.{ctx.live}
+            GROUP BY ALL
+        ) cat ON cat.arch_class IS NOT DISTINCT FROM hub.arch_class
+             AND cat.pipeline_tag IS NOT DISTINCT FROM hub.pipeline_tag
+             AND cat.model_type IS NOT DISTINCT FROM hub.model_type"""
+    return ctx.df(
+        f"""
+        SELECT hub.arch_class, hub.pipeline_tag, hub.model_type, hub.n_models, hub.downloads, hub.likes{cat_cols}
+        FROM (
+            SELECT arch_class, pipeline_tag, model_type,
+                   CAST(sum(n_models) AS BIGINT) AS n_models,
+                   CAST(sum(downloads) AS BIGINT) AS downloads,
+                   CAST(sum(likes) AS BIGINT) AS likes
+            FROM v_taxonomy GROUP BY ALL
+        ) hub {cat_join}
+        ORDER BY hub.n_models DESC, hub.downloads DESC NULLS LAST, hub.arch_class NULLS LAST, hub.pipeline_tag NULLS LAST,
+                 hub.model_type NULLS LAST"""
+    )
+
+
+def _arch_compare(ctx: Context) -> pl.DataFrame:
+    catalog = (
+        "SELECT arch_class, count(*) AS catalog_entries FROM catalog_models GROUP BY ALL"
+        if ctx.catalog_loaded
+        else "SELECT NULL::VARCHAR AS arch_class, NULL::BIGINT AS catalog_entries WHERE FALSE"
+    )
+    return ctx.df(
+        f"""
+        WITH hub AS (
+            SELECT arch_class, CAST(sum(n_models) AS BIGINT) AS hub_models, CAST(sum(downloads) AS BIGINT) AS hub_downloads
+            FROM v_taxonomy GROUP BY ALL
+        ), cat AS ({catalog})
+        SELECT coalesce(hub.arch_class, cat.arch_class) AS arch_class,
+               coalesce(hub.hub_models, 0) AS hub_models, coalesce(hub.hub_downloads, 0) AS hub_downloads,
+               coalesce(cat.catalog_entries, 0) AS catalog_entries
+        FROM hub FULL JOIN cat ON hub.arch_class IS NOT DISTINCT FROM cat.arch_class
+        ORDER BY CASE coalesce(hub.arch_class, cat.arch_class)
+                 WHEN 'encoder' THEN 1 WHEN 'decoder' THEN 2 WHEN 'encoder-decoder' THEN 3 ELSE 4 END"""
+    )
+
+
+def _catalog_view(ctx: Context) -> pl.DataFrame:
+    return ctx.df(
+        f"""
+        WITH matched AS (
+            SELECT DISTINCT c.arch_class, c.pretraining_task, c.family, m.repo_id, m.downloads
+            FROM catalog_models c
+            JOIN catalog_matches x ON x.catalog_name = c.name AND x.confidence >= {CONFIDENT}
+            JOIN v_models m ON m.repo_id = x.repo_id AND m.{ctx.live}
+        ), entries AS (
+            SELECT arch_class, pretraining_task, family, count(*) AS catalog_entries,
+                   string_agg(name, '; ' ORDER BY name) AS entries
+            FROM catalog_models GROUP BY ALL
+        ), hub AS (
+            SELECT arch_class, pretraining_task, family, count(*) AS hub_repos_matched,
+                   CAST(sum(downloads) AS BIGINT) AS hub_downloads_matched
+            FROM matched GROUP BY ALL
+        )
+        SELECT e.arch_class, e.pretraining_task, e.family, e.catalog_entries, e.entries,
+               coalesce(h.hub_repos_matched, 0) AS hub_repos_matched, coalesce(h.hub_downloads_matched, 0) AS hub_downloads_matched
+        FROM entries e LEFT JOIN hub h
+          ON h.arch_class IS NOT DISTINCT FROM e.arch_class AND h.pretraining_task IS NOT DISTINCT FROM e.pretraining_task
+         AND h.family IS NOT DISTINCT FROM e.family
+        ORDER BY e.catalog_entries DESC, h.hub_downloads_matched DESC NULLS LAST, e.family NULLS LAST, e.pretraining_task NULLS LAST"""
+    )
+
+
+def _tag_chart(groups: pl.DataFrame) -> Chart:
+    title = "Hub models by pipeline tag, split by architecture class"
+    if groups.is_empty():
+        return Chart(title, charts.empty_chart(title, "no models in the warehouse"))
+    by = groups.with_columns(pl.col("pipeline_tag").fill_null("(no pipeline tag)").alias("tag"))
+    totals = by.group_by("tag").agg(pl.col("n_models").sum().alias("t")).sort(["t", "tag"], descending=[True, False])
+    top = totals.head(TOP_TAGS)["tag"].to_list()
+    rest = totals.height - len(top)
+    by = (
+        by.with_columns(pl.when(pl.col("tag").is_in(top)).then(pl.col("tag")).otherwise(pl.lit(f"(other {rest} tags)")).alias("tag"))
+        .group_by("tag", "arch_class")
+        .agg(pl.col("n_models").sum())
+    )
+    order = by.group_by("tag").agg(pl.col("n_models").sum().alias("t")).sort(["t", "tag"], descending=[False, True])["tag"].to_list()
+    with charts.style():
+        fig = charts.figure(9, 0.34 * len(order) + 1.6)
+        ax = fig.add_subplot()
+        left = [0] * len(order)
+        for cls in ("encoder", "decoder", "encoder-decoder", None):
+            sub = by.filter(pl.col("arch_class").is_null() if cls is None else pl.col("arch_class") == cls)
+            counts = dict(zip(sub["tag"].to_list(), sub["n_models"].to_list()))
+            values = [counts.get(t, 0) for t in order]
+            if not any(values):
+                continue
+            ax.barh([label(t, 40) for t in order], values, left=left, color=ARCH_COLOURS[cls], label=arch_label(cls), height=0.7)
+            left = [a + b for a, b in zip(left, values)]
+        for y, total in enumerate(left):
+            ax.text(total, y, f" {total:,}", va="center", fontsize=8, color="#444444")
+        ax.set_title(title)
+        ax.set_xlabel("models on the Hub (count)")
+        charts.count_axis(ax.xaxis)
+        ax.grid(axis="y", visible=False)
+        ax.legend(title="architecture class", loc="lower right")
+        svg = charts.to_svg(fig, title)
+    return Chart(title, svg, f"Top {min(TOP_TAGS, totals.height)} pipeline tags by number of models; the rest are grouped.")
+
+
+def _arch_chart(arch: pl.DataFrame, catalog_loaded: bool) -> Chart:
+    title = "Architecture classes: the Hub beside the catalog"
+    if arch.is_empty():
+        return Chart(title, charts.empty_chart(title, "no models in the warehouse"))
+    names = [arch_label(a) for a in arch["arch_class"].to_list()]
+    colours = [ARCH_COLOURS.get(a, ARCH_COLOURS[None]) for a in arch["arch_class"].to_list()]
+    with charts.style():
+        fig = charts.figure(9, 2.9)
+        axes = fig.subplots(1, 3 if catalog_loaded else 2)
+        panels = [("hub_models", "Hub models", HUB_COLOUR), ("hub_downloads", "Hub downloads (30 days)", HUB_COLOUR)]
+        if catalog_loaded:
+            panels.append(("catalog_entries", "catalog entries", CATALOG_COLOUR))
+        for ax, (col, name, _) in zip(axes, panels):
+            values = arch[col].to_list()
+            ax.barh(names[::-1], values[::-1], color=colours[::-1], height=0.65)
+            ax.set_title(name, fontsize=10)
+            ax.set_xlabel("count" if col != "hub_downloads" else "downloads")
+            (charts.human_axis if col == "hub_downloads" else charts.count_axis)(ax.xaxis)
+            ax.grid(axis="y", visible=False)
+            for y, v in enumerate(values[::-1]):
+                ax.text(v, y, f" {charts.human(v)}", va="center", fontsize=8, color="#444444")
+            ax.margins(x=0.25)
+        fig.suptitle(title, x=0.01, ha="left", fontweight="bold", fontsize=12)
+        svg = charts.to_svg(fig, title)
+    caption = "The catalog classifies each entry's pretraining architecture; the Hub's class comes from model_type/architectures."
+    return Chart(title, svg, caption if catalog_loaded else "Catalog not loaded: Hub side only.")
+
+
+def build(ctx: Context) -> Report:
+    groups = _hub_groups(ctx)
+    arch = _arch_compare(ctx)
+    n_models = int(groups["n_models"].sum() or 0)
+    downloads = int(groups["downloads"].sum() or 0)
+    n_types = groups["model_type"].drop_nulls().n_unique()
+    n_tags = groups["pipeline_tag"].drop_nulls().n_unique()
+    tables = [
+        Table(SLUG, "Models by arch class × pipeline tag × family (model_type)", groups,
+              "v_taxonomy summed over library_name; catalog columns list the catalog entries matched (confidence ≥ 0.8) to the group's repos.",
+              preview_rows=60),
+        Table(f"{SLUG}-arch_class", "Architecture classes: Hub vs catalog", arch, "Hub models/downloads from v_taxonomy; catalog entries from catalog_models."),
+    ]
+    sections = [
+        Section("Pipeline tags", "What the Hub's models are for, and which transformer class each belongs to.", charts=[_tag_chart(groups)]),
+        Section("Architecture classes", "", charts=[_arch_chart(arch, ctx.catalog_loaded)], tables=[tables[1]]),
+        Section("Architecture class × pipeline tag × family", "One row per group; the catalog's view beside the Hub's.", tables=[tables[0]]),
+    ]
+    notes = []
+    if ctx.catalog_loaded:
+        cat = _catalog_view(ctx)
+        tables.append(Table(f"{SLUG}-catalog", "Catalog: arch class × pretraining task × family", cat,
+                            "catalog_models grouped, with the Hub repos matched to the group's entries (confidence ≥ 0.8)."))
+        sections.append(Section("The catalog's taxonomy", "How the catalog classifies its entries, and how much of each group the Hub holds.", tables=[tables[2]]))
+    else:
+        notes.append("Catalog not loaded: only the Hub's side of the taxonomy is shown.")
+    top_class = arch.sort("hub_models", descending=True).head(1)
+    headline = {"models": n_models, "downloads": downloads, "model_types": n_types, "pipeline_tags": n_tags}
+    summary = f"{n_models:,} models in {n_types:,} model types and {n_tags:,} pipeline tags"
+    if not top_class.is_empty():
+        summary += f"; largest class: {arch_label(top_class['arch_class'][0])} ({int(top_class['hub_models'][0]):,})"
+    return Report(SLUG, "Taxonomy", summary, headline, sections, tables, notes)

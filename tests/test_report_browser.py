@@ -1,0 +1,253 @@
+"""The report set in a real browser: headless Chromium (Debian's ``chromium``) driven over the DevTools Protocol.
+
+Why CDP over a websocket (``websockets`` is already installed as a Prefect dependency) rather than selenium or
+``chromium --screenshot``/``--dump-dom`` subprocesses: one browser process for the whole module, real link
+clicks, ``Runtime.evaluate`` to read the live DOM (did an injected script run? is the SVG laid out?), dialog
+events (an ``alert`` would show up as ``Page.javascriptDialogOpening``), and full-page screenshots, with no
+driver binary to match to the browser version.
+
+Flow: build a report set from the fixture warehouse (whose card fields carry markup), start
+``reports serve`` (ReportServer), open ``/latest/`` in Chromium, click through to every report, screenshot
+each page, check every chart rendered, fetch every CSV/Parquet download and compare it with the warehouse,
+and check no script ran anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from reports.build import build_reports
+from reports.server import ReportServer
+from test_reports_build import check_against_warehouse, read_csv_like
+from test_reports_warehouse import EVIL_STRINGS, make_report_warehouse
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed: run `make browser`")
+
+REPORTS = ("taxonomy", "family_tree", "timeline", "sizes", "reconciliation")
+# Recorded before any page script could run; an alert/confirm/prompt call lands here instead of a dialog.
+SPY = """
+window.__dialogs = [];
+for (const name of ['alert', 'confirm', 'prompt']) {
+  window[name] = function (message) { window.__dialogs.push(name + ':' + String(message)); };
+}
+"""
+
+
+class CDP:
+    """A minimal synchronous Chrome DevTools Protocol client over one page target's websocket."""
+
+    def __init__(self, ws_url: str) -> None:
+        from websockets.sync.client import connect
+
+        self.ws = connect(ws_url, max_size=None, open_timeout=10)
+        self.next_id = 0
+        self.events: list[dict] = []
+
+    def call(self, method: str, timeout: float = 20, **params) -> dict:
+        self.next_id += 1
+        my_id = self.next_id
+        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            if msg.get("id") == my_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            self._event(msg)
+
+    def _event(self, msg: dict) -> None:
+        self.events.append(msg)
+        if msg.get("method") == "Page.javascriptDialogOpening":  # never leave the page blocked on a dialog
+            self.ws.send(json.dumps({"id": 10**9 + len(self.events), "method": "Page.handleJavaScriptDialog", "params": {"accept": False}}))
+
+    def wait_event(self, method: str, timeout: float = 20) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e.get("method") == method:
+                    return self.events.pop(i)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(method)
+            self._event(json.loads(self.ws.recv(timeout=remaining)))
+
+    def eval(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression!r}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def navigate_by(self, action) -> str:
+        """Run ``action`` (a navigation), wait for the new page's load event, return its URL."""
+        self.events = [e for e in self.events if e.get("method") != "Page.loadEventFired"]
+        action()
+        self.wait_event("Page.loadEventFired")
+        return self.eval("location.href")
+
+    def screenshot(self, path: Path) -> bytes:
+        height = int(self.eval("Math.ceil(document.documentElement.scrollHeight)"))
+        height = min(max(height, 600), 12000)
+        self.call("Emulation.setDeviceMetricsOverride", width=1280, height=height, deviceScaleFactor=1, mobile=False)
+        data = base64.b64decode(self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"])
+        self.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+        path.write_bytes(data)
+        return data
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    profile = Path(tempfile.mkdtemp(prefix="hubcensus-chromium-"))
+    proc = subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
+         "--disable-default-apps", "--mute-audio", "--hide-scrollbars", f"--user-data-dir={profile}",
+         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--window-size=1280,900", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.is_file() and port_file.read_text().strip()):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"chromium did not start (exit {proc.poll()})")
+            time.sleep(0.05)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+            page = next(t for t in json.load(r) if t["type"] == "page")
+        cdp = CDP(page["webSocketDebuggerUrl"])
+        cdp.call("Page.enable")
+        cdp.call("Runtime.enable")
+        cdp.call("Page.addScriptToEvaluateOnNewDocument", source=SPY)
+        yield cdp
+        cdp.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    base = tmp_path_factory.mktemp("report-browser")
+    db = make_report_warehouse(base / "data" / "warehouse.duckdb")
+    out = build_reports(db, base / "data" / "reports", today="2025-03-01")
+    shots = Path(os.environ.get("HUBCENSUS_SCREENSHOTS") or base / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with ReportServer(out.parent) as server:
+        yield {"db": db, "out": out, "server": server, "shots": shots}
+
+
+def _page_facts(cdp: CDP) -> dict:
+    return cdp.eval("""(() => ({
+        title: document.title,
+        text: document.body.innerText,
+        dialogs: window.__dialogs,
+        scripts: document.querySelectorAll('script').length,
+        imgs: document.querySelectorAll('img, iframe, object, embed').length,
+        handlers: Array.from(document.querySelectorAll('*')).flatMap(el =>
+            Array.from(el.attributes).filter(a => a.name.toLowerCase().startsWith('on')).map(a => el.tagName + ' ' + a.name)),
+        resources: performance.getEntriesByType('resource').map(e => e.name),
+        charts: Array.from(document.querySelectorAll('figure svg')).map(svg => {
+            const box = svg.getBoundingClientRect();
+            return {w: box.width, h: box.height, marks: svg.querySelectorAll('path, use, image, rect').length,
+                    texts: svg.querySelectorAll('text').length};
+        }),
+        downloads: Array.from(document.querySelectorAll('#data a[download]')).map(a => a.href),
+    }))()""")
+
+
+def test_browse_every_report_screenshot_charts_and_downloads(browser, site):
+    cdp, server, out = browser, site["server"], site["out"]
+    url = cdp.navigate_by(lambda: cdp.call("Page.navigate", url=server.url + "/latest/"))
+    assert url == f"{server.url}/2025-03-01/"  # /latest/ redirected to the dated set
+    index = _page_facts(cdp)
+    assert "Hugging Face Hub census" in index["text"] and "20250301T020000Z-a1b2c3" in index["text"]
+    assert index["resources"] == [] and index["scripts"] == 0
+    assert cdp.screenshot(site["shots"] / "index.png")[:8] == b"\x89PNG\r\n\x1a\n"
+    links = cdp.eval("Array.from(document.querySelectorAll('.card h2 a')).map(a => a.getAttribute('href'))")
+    assert links == [f"{r}.html" for r in REPORTS]
+
+    con = duckdb.connect(str(site["db"]), read_only=True)
+    checked: list[str] = []
+    for slug in REPORTS:
+        cdp.navigate_by(lambda: cdp.call("Page.navigate", url=f"{server.url}/2025-03-01/"))
+        url = cdp.navigate_by(lambda: cdp.eval(f"document.querySelector('.card h2 a[href=\"{slug}.html\"]').click()"))
+        assert url == f"{server.url}/2025-03-01/{slug}.html"
+        facts = _page_facts(cdp)
+        png = cdp.screenshot(site["shots"] / f"{slug}.png")
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000, slug
+        assert facts["resources"] == [], f"{slug} fetched {facts['resources']}: not self-contained"
+        assert facts["charts"], f"{slug} has no chart"
+        for chart in facts["charts"]:
+            assert chart["w"] > 300 and chart["h"] > 100 and chart["marks"] > 5 and chart["texts"] > 0, (slug, chart)
+        assert facts["downloads"], slug
+        for href in facts["downloads"]:
+            with urllib.request.urlopen(href, timeout=10) as resp:
+                body = resp.read()
+                assert resp.headers["Content-Disposition"].startswith("attachment;"), href
+            name = href.rsplit("/", 1)[1]
+            stem = name.rsplit(".", 1)[0]
+            parquet = pl.read_parquet(out / f"{stem}.parquet")
+            frame = read_csv_like(io.BytesIO(body), parquet) if name.endswith(".csv") else pl.read_parquet(io.BytesIO(body))
+            assert frame.equals(parquet), href
+            if check_against_warehouse(stem, frame, con):
+                checked.append(name)
+    assert len(checked) >= 32, checked  # 16+ tables, each as CSV and as Parquet
+
+
+def test_markup_renders_as_text_and_no_script_runs(browser, site):
+    """Card fields carrying <img onerror=alert(1)>, <script>alert(2)</script>, "><svg onload=alert(3)>: shown as text."""
+    cdp, server = browser, site["server"]
+    seen: set[str] = set()
+    dialog_events_before = [e for e in cdp.events if e.get("method") == "Page.javascriptDialogOpening"]
+    for page in ("index", *REPORTS):
+        # served over HTTP (with the server's CSP) and opened straight from disk (only the page's own <meta> CSP)
+        for url in (f"{server.url}/2025-03-01/{page}.html", (site["out"] / f"{page}.html").as_uri()):
+            cdp.navigate_by(lambda: cdp.call("Page.navigate", url=url))
+            time.sleep(0.05)  # let any onerror/onload handler that slipped through fire
+            facts = _page_facts(cdp)
+            assert facts["dialogs"] == [], (url, facts["dialogs"])
+            assert facts["scripts"] == 0 and facts["imgs"] == 0, url
+            assert facts["handlers"] == [], (url, facts["handlers"])
+            assert cdp.eval("typeof window.__dialogs") == "object"  # the spy itself ran: the check is live
+            shown = [s for s in EVIL_STRINGS if s in facts["text"]]
+            if page != "index":
+                assert shown, f"{url}: none of the markup-laden values is shown as text"
+            seen.update(shown)
+    assert seen == set(EVIL_STRINGS)
+    assert [e for e in cdp.events if e.get("method") == "Page.javascriptDialogOpening"] == dialog_events_before
+
+
+def test_the_script_check_is_live(browser, tmp_path):
+    """Control: the same checks on an unescaped page (no CSP) do see the payload run."""
+    cdp = browser
+    page = tmp_path / "unescaped.html"
+    page.write_text("<!doctype html><title>t</title><p>model <img src=x onerror=alert(1)></p><script>alert(2)</script>")
+    cdp.navigate_by(lambda: cdp.call("Page.navigate", url=page.as_uri()))
+    deadline = time.monotonic() + 5
+    while len(cdp.eval("window.__dialogs")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    facts = _page_facts(cdp)
+    assert sorted(facts["dialogs"]) == ["alert:1", "alert:2"]
+    assert facts["scripts"] == 1 and facts["imgs"] == 1 and facts["handlers"] == ["IMG onerror"]
