@@ -20,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_DATA_DIR = Path("hubcensus-data")
 DataDirOption = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where raw runs, warehouse.duckdb and reports live.")
@@ -36,30 +36,69 @@ def _bundled_snapshot() -> Path:
     return Path(__file__).resolve().parent.parent / "harvesters" / "demo_snapshot"
 
 
-def _run_refresh(endpoint: str, data_dir: Path, scope: str, run_id: str | None, page_size: int) -> dict:
+def _task_runner(name: str, dask_address: str | None, workers: int):
+    """The Prefect task runner: threads by default, or a Dask cluster (local, or at --dask-address)."""
+    if name == "default":
+        if dask_address:
+            fail("--dask-address needs --task-runner dask")
+        return None
+    if name != "dask":
+        fail(f"unknown task runner {name!r}: choose default or dask")
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        fail("--task-runner dask needs the dask extra: pip install 'hubcensus[dask]'")
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "processes": True, "threads_per_worker": 1, "dashboard_address": None})
+
+
+def _run_refresh(endpoint: str | None, data_dir: Path, task_runner=None, **params) -> dict:
+    from flows.config import ConfigError
     from harvesters.hub import HubClient, HubUnreachable
+    from harvesters.settings import default_endpoint
     from flows.refresh import nightly_refresh
+    from warehouse.catalog import CatalogError
+    from warehouse.database import WarehouseError
 
     try:
-        HubClient(endpoint).check_reachable()
+        HubClient(endpoint or default_endpoint()).check_reachable()
     except HubUnreachable as exc:
         fail(str(exc))
-    return nightly_refresh(endpoint=endpoint, data_dir=str(data_dir), scope=scope, run_id=run_id, page_size=page_size)
+    flow = nightly_refresh.with_options(task_runner=task_runner) if task_runner is not None else nightly_refresh
+    try:
+        return flow(endpoint=endpoint, data_dir=str(data_dir), **params)
+    except (ConfigError, CatalogError, WarehouseError) as exc:
+        fail(str(exc))
 
 
 @app.command()
 def refresh(
-    endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Hub URL (default: $HF_ENDPOINT, else https://huggingface.co). HF_TOKEN is read from the environment, never from flags."),
+    endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Hub URL (default: hubcensus.toml [hub] endpoint, $HF_ENDPOINT, else https://huggingface.co). HF_TOKEN is read from the environment, never from flags."),
     data_dir: Path = DataDirOption,
-    scope: str = typer.Option("all", "--scope", help="'all': every listed model with its files (right for snapshots, too much for the real Hub); 'metadata': the listing only."),
+    scope: str = typer.Option("configured", "--scope", help="Which models get their files fetched. 'configured': per hubcensus.toml [files] and the flags below (catalog-matched repos and lineage, top N by downloads, authors, search terms); 'all': every listed model (right for snapshots, too much for the real Hub); 'metadata': none, the listing only."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Settings file (default: ./hubcensus.toml when present)."),
+    full: bool = typer.Option(False, "--full", help="Refetch every file in scope, not only those whose sha changed."),
+    top: Optional[int] = typer.Option(None, "--top", min=0, help="Fetch files of the top N models by downloads."),
+    author: Optional[list[str]] = typer.Option(None, "--author", help="Fetch files of this author's models (repeatable)."),
+    search: Optional[list[str]] = typer.Option(None, "--search", help="Fetch files of models whose id contains this (repeatable)."),
+    catalog: Optional[list[Path]] = typer.Option(None, "--catalog", help="An extra catalog file layered over the shipped one (repeatable)."),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_ID", help="Resume a crashed run: keeps what it landed, fetches the rest."),
-    page_size: int = typer.Option(1000, "--page-size", min=1, max=1000, help="Listing page size (the Hub caps it at 1000)."),
+    page_size: Optional[int] = typer.Option(None, "--page-size", min=1, max=1000, help="Listing page size (the Hub caps it at 1000)."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Concurrent file fetches per shard (default 8)."),
+    task_runner: str = typer.Option("default", "--task-runner", help="'default' (threads) or 'dask' (needs the dask extra)."),
+    dask_address: Optional[str] = typer.Option(None, "--dask-address", help="A running Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --task-runner dask); default: a local cluster."),
+    shards: Optional[int] = typer.Option(None, "--shards", min=1, help="Independent fetch shards (by repo hash); default 1, or 2 per Dask worker."),
 ) -> None:
-    """Run the nightly_refresh flow once: harvest the Hub into the raw landing, then the later stages."""
-    from harvesters.settings import default_endpoint
-
-    result = _run_refresh(endpoint or default_endpoint(), data_dir, scope, resume, page_size)
+    """Run the nightly_refresh flow once: harvest, normalize and load, reconcile, build the reports."""
+    runner = _task_runner(task_runner, dask_address, workers=2)
+    result = _run_refresh(
+        endpoint, data_dir, task_runner=runner, scope=scope, run_id=resume, config_path=str(config) if config else None,
+        full=full, page_size=page_size, concurrency=concurrency, top_downloads=top, authors=author, search=search,
+        catalog_paths=[str(c) for c in catalog] if catalog else None, shards=shards or (4 if runner is not None else 1),
+    )  # fmt: skip
     _print_summary(result)
+    print_report_paths(Path(result["reports"]), data_dir)
 
 
 @app.command()
@@ -69,8 +108,31 @@ def demo(data_dir: Path = DataDirOption) -> None:
 
     with ReplayHub(_bundled_snapshot(), host="127.0.0.1", port=0) as hub:
         console.print(f"replay Hub serving the bundled snapshot at {hub.url}")
-        result = _run_refresh(hub.url, data_dir, "all", None, 1000)
+        result = _run_refresh(hub.url, data_dir, scope="all")
     _print_summary(result)
+    print_report_paths(Path(result["reports"]), data_dir)
+
+
+@app.command()
+def schedule(
+    cron: str = typer.Option("0 3 * * *", "--cron", help="When to run, as a cron expression."),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone of the cron expression."),
+    data_dir: Path = DataDirOption,
+    scope: str = typer.Option("configured", "--scope", help="File scope of each scheduled run (see refresh --help)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Settings file each run reads (default: ./hubcensus.toml)."),
+) -> None:
+    """Serve the nightly_refresh deployment on a cron schedule (blocks; Ctrl-C stops it).
+
+    Without PREFECT_API_URL this runs Prefect in ephemeral mode inside this process; with it, the
+    deployment is registered on that server. For a server with a work pool, see prefect.yaml.
+    """
+    from flows.schedule import serve_nightly
+
+    parameters = {"data_dir": str(data_dir.resolve()), "scope": scope}
+    if config:
+        parameters["config_path"] = str(config.resolve())
+    console.print(f"serving nightly_refresh/nightly on '{cron}' ({timezone}); Ctrl-C to stop")
+    serve_nightly(cron, timezone, parameters)
 
 
 @app.command("replay-hub")
@@ -102,9 +164,60 @@ def _print_summary(result: dict) -> None:
     console.print(f"  models listed: {result['models']}")
     console.print(f"  files fetched: {result.get('files') or {}}")
     console.print(f"  raw landing:   {result['raw_dir']}")
-    for key, label in (("warehouse", "warehouse:    "), ("reports", "reports:      ")):
-        if result.get(key):
-            console.print(f"  {label} {result[key]}")
+    if result.get("warehouse"):
+        console.print(f"  warehouse:     {result['warehouse']}  (query it: hubcensus sql \"SELECT * FROM v_models LIMIT 5\")")
+    if result.get("reconciled"):
+        r = result["reconciled"]
+        console.print(
+            f"  catalog:       {r.get('catalog_models', 0)} entries, {r.get('matched_entries', 0)} matched to "
+            f"{r.get('matched_repos', 0)} repos; {r.get('reconciliation_agree', 0)} agree, "
+            f"{r.get('reconciliation_conflict', 0)} conflict; {r.get('catalog_gaps', 0)} gaps"
+        )
+
+
+# --- warehouse (issue #3): ad-hoc SQL and rebuild --------------------------------------------------------
+@app.command()
+def sql(
+    query: Optional[str] = typer.Argument(None, help="One read-only query (SELECT/WITH/EXPLAIN); omit it for an interactive prompt."),
+    data_dir: Path = DataDirOption,
+    fmt: str = typer.Option("table", "--format", help="table | csv | json | parquet (parquet needs --output)."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write the result to FILE instead of printing it."),
+) -> None:
+    """Query the warehouse read-only (marts: v_models, v_taxonomy, v_sizes, v_timeline, v_lineage); writes are refused."""
+    from warehouse.adhoc import interactive_sql, run_sql
+    from warehouse.database import WarehouseError, warehouse_path
+
+    try:
+        if query is None:
+            if output is not None or fmt != "table":
+                fail("--format/--output need a QUERY (the interactive prompt prints tables)")
+            interactive_sql(warehouse_path(data_dir))
+            return
+        result = run_sql(warehouse_path(data_dir), query, fmt=fmt, output=output)
+    except WarehouseError as exc:
+        fail(str(exc))
+    if result is None:
+        console.print(f"wrote {output}")
+    else:
+        print(result, end="" if result.endswith("\n") else "\n")
+
+
+@app.command()
+def rebuild(
+    data_dir: Path = DataDirOption,
+    run: Optional[str] = typer.Option(None, "--run", metavar="RUN_ID", help="Reload only this run (default: every run under raw/, in order)."),
+) -> None:
+    """Re-normalize the warehouse from the raw landing, without the Hub."""
+    from warehouse.database import WarehouseError
+    from warehouse.loading import rebuild as rebuild_warehouse
+
+    try:
+        results = rebuild_warehouse(data_dir, run_id=run)
+    except (WarehouseError, FileNotFoundError) as exc:
+        fail(str(exc))
+    for run_id, counts in results.items():
+        console.print(f"[bold green]run {run_id}[/] loaded: {counts.get('models', 0)} models, {counts.get('quarantine', 0)} quarantined")
+    console.print(f"  warehouse: {data_dir / 'warehouse.duckdb'}")
 
 
 # --- catalog (warehouse/catalog, issue #4) ---------------------------------------------------------------
@@ -166,6 +279,63 @@ def catalog_gaps_command(
         newest = "" if r["newest_created_at"] is None else f"{r['newest_created_at']:%Y-%m-%d}"
         table.add_row(str(r["rank"]), r["gap_kind"], r["gap_key"], str(r["n_models"]), f"{r['downloads'] or 0:,}", newest, r["reason"])
     Console().print(table)
+
+
+# --- reports (reports/, issue #5) --------------------------------------------------------------------------
+reports_app = typer.Typer(help="Report sets built from the warehouse marts: build them, browse them.", no_args_is_help=True)
+app.add_typer(reports_app, name="reports")
+
+
+def print_report_paths(report_dir: Path, data_dir: Path) -> None:
+    """The two lines a user needs after a build: where index.html is, and how to browse the sets."""
+    console.print(f"  reports:       {report_dir / 'index.html'}")
+    console.print(f"  browse:        hubcensus reports serve --data-dir {data_dir}")
+
+
+@reports_app.command("build")
+def reports_build(
+    data_dir: Path = DataDirOption,
+    out: Optional[Path] = typer.Option(None, "--out", help="Reports root (default: DATA_DIR/reports); the set goes to OUT/<date>/ and OUT/latest."),
+    run_id: Optional[str] = typer.Option(None, "--run", metavar="RUN_ID", help="Harvest run to name as the source (default: the newest in harvest_runs)."),
+    date: Optional[str] = typer.Option(None, "--date", metavar="YYYY-MM-DD", help="Date of the set (default: today, UTC)."),
+) -> None:
+    """Build the report set (taxonomy, family tree, timeline, sizes, reconciliation) from DATA_DIR/warehouse.duckdb."""
+    from reports.build import ReportError, build_reports
+
+    try:
+        report_dir = build_reports(data_dir / "warehouse.duckdb", out or data_dir / "reports", run_id=run_id, today=date)
+    except ReportError as exc:
+        fail(str(exc))
+    console.print(f"[bold green]report set {report_dir.name}[/] built")
+    print_report_paths(report_dir, data_dir)
+
+
+@reports_app.command("serve")
+def reports_serve(
+    data_dir: Path = DataDirOption,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback unless told otherwise)."),
+    port: int = typer.Option(8000, "--port", help="Port (0: a free one)."),
+) -> None:
+    """Serve DATA_DIR/reports read-only over HTTP: the dated sets, their pages and downloads."""
+    from reports.server import ReportServer
+
+    root = data_dir / "reports"
+    if not root.is_dir():
+        fail(f"no reports under {root}: run `hubcensus reports build --data-dir {data_dir}` first")
+    try:
+        server = ReportServer(root, host=host, port=port)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can read the reports")
+    print(f"{server.url}/latest/", flush=True)
+    console.print(f"serving {root} at {server.url}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 def main() -> None:  # pragma: no cover

@@ -103,8 +103,24 @@ class HubRateLimiter:
         self.observe(response.status_code, response.headers)
 
 
+_installed: HubRateLimiter | None = None  # the process-wide one: huggingface_hub shares one HTTP client
+
+
+def shared_limiter(quotas: dict[str, int]) -> HubRateLimiter:
+    """The installed limiter when its quotas match, else a new one installed in its place.
+
+    Re-installing closes huggingface_hub's shared client, so threads of one process must share one.
+    """
+    if _installed is None or _installed.quotas != quotas:
+        install(HubRateLimiter(quotas=dict(quotas)))
+    assert _installed is not None
+    return _installed
+
+
 def install(limiter: HubRateLimiter | None) -> None:
     """Make huggingface_hub's shared HTTP client go through ``limiter`` (None: the library default)."""
+    global _installed
+    _installed = limiter
     if limiter is None:
         from huggingface_hub.utils._http import default_client_factory
 

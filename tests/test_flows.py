@@ -32,3 +32,100 @@ def test_nightly_refresh_rejects_an_unknown_scope(data_dir):
 
     with pytest.raises(ValueError, match="unknown scope 'everything'"):
         nightly_refresh(endpoint="http://127.0.0.1:9", data_dir=str(data_dir), scope="everything")
+
+
+# ---------------------------------------------------------------- incremental refresh (request-log tests)
+RUN_COLUMNS = {"run_id", "first_seen_run", "last_seen_run", "first_seen_at", "observed_on"}
+COMPARED = ("models", "model_configs", "model_cards", "model_files", "model_lineage", "catalog_matches", "reconciliation")
+
+
+def resolve_requests(hub, since: int = 0) -> list[str]:
+    return [r["path"] for r in hub.requests[since:] if "/resolve/" in r["path"]]
+
+
+def content(data_dir: Path) -> dict[str, list[tuple]]:
+    """Every compared table's rows, without the columns that name the run that wrote them."""
+    import duckdb
+
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        out = {}
+        for table in COMPARED:
+            columns = [c for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]
+            ).fetchall() if c not in RUN_COLUMNS]  # fmt: skip
+            cols = ", ".join(f't."{c}"' for c in columns)
+            # configs and cards keep every sha seen (history): compare those at each model's current sha
+            current = " JOIN models m ON m.repo_id = t.repo_id AND m.sha = t.sha" if table in ("model_configs", "model_cards") else ""
+            out[table] = con.execute(f"SELECT {cols} FROM {table} t{current} ORDER BY ALL").fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def change_sha(snapshot: Path, repo_ids: list[str]) -> None:
+    for repo_id in repo_ids:
+        path = snapshot / "api" / "models" / f"{repo_id}.json"
+        body = json.loads(path.read_bytes())
+        body["sha"] = "f" * 40 if body.get("sha") != "f" * 40 else "e" * 40
+        path.write_text(json.dumps(body))
+
+
+def test_second_refresh_of_an_unchanged_hub_downloads_nothing(replay_hub, data_dir):
+    from flows.refresh import nightly_refresh
+
+    hub = replay_hub()
+    first = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir))
+    assert first["files"]["ok"] > 0
+    before = len(hub.requests)
+    second = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir))
+    assert resolve_requests(hub, before) == []
+    assert second["files"] == {} and second["models"] == first["models"]  # stats still refreshed from the listing
+
+
+def test_changed_shas_are_fetched_again_and_the_warehouse_matches_a_full_refresh(replay_hub, snapshot_copy, tmp_path):
+    from flows.refresh import nightly_refresh
+
+    incremental, full = tmp_path / "incremental", tmp_path / "full"
+    hub = replay_hub(snapshot_copy)
+    nightly_refresh(endpoint=hub.url, data_dir=str(incremental))
+    changed = ["google-bert/bert-base-uncased", "sentence-transformers/all-MiniLM-L6-v2", "google-t5/t5-small"]
+    change_sha(snapshot_copy, changed)
+
+    before = len(hub.requests)
+    nightly_refresh(endpoint=hub.url, data_dir=str(incremental))
+    fetched = {p.split("/resolve/")[0].lstrip("/") for p in resolve_requests(hub, before)}
+    assert fetched == set(changed)
+
+    nightly_refresh(endpoint=hub.url, data_dir=str(full), full=True)
+    assert content(incremental) == content(full)
+
+
+def test_full_flag_refetches_everything(replay_hub, data_dir):
+    from flows.refresh import nightly_refresh
+
+    hub = replay_hub()
+    first = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir))
+    before = len(hub.requests)
+    again = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), full=True)
+    assert sum(again["files"].values()) == sum(first["files"].values())
+    assert resolve_requests(hub, before)
+
+
+def test_deleted_repos_are_marked_never_dropped(replay_hub, snapshot_copy, data_dir):
+    import duckdb
+
+    from flows.refresh import nightly_refresh
+
+    hub = replay_hub(snapshot_copy)
+    nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), scope="metadata")
+    (snapshot_copy / "api/models/facebook/bart-base.json").unlink()
+    nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), scope="metadata")
+
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    rows = dict(con.execute("SELECT repo_id, deleted_on IS NOT NULL FROM models").fetchall())
+    history = con.execute("SELECT count(*) FROM model_stats_history WHERE repo_id = 'facebook/bart-base'").fetchall()[0][0]
+    con.close()
+    assert rows["facebook/bart-base"] is True
+    assert sum(rows.values()) == 1
+    assert history >= 1

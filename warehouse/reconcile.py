@@ -184,3 +184,21 @@ def reconcile(con, catalog_paths: list[Path] | list[str] | None = None) -> dict[
         **{f"reconciliation_{s}": int(by_status.get(s, 0)) for s in ("agree", "conflict", "missing_on_hub", "missing_in_catalog")},
         "catalog_gaps": gaps.height,
     }
+
+
+def reconcile_warehouse(db_path: Path | str, catalog_paths: list[Path] | list[str] | None = None) -> dict[str, int]:
+    """Open the warehouse and reconcile in one transaction of its own (the flow's step after each load)."""
+    from warehouse.database import open_warehouse
+
+    con = open_warehouse(db_path)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            counts = reconcile(con, catalog_paths)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return counts
+    finally:
+        con.close()

@@ -1,0 +1,110 @@
+"""``hubcensus.toml``: the refresh's settings, overridden by CLI flags.
+
+Example::
+
+    [hub]
+    endpoint = "https://huggingface.co"   # else $HF_ENDPOINT; HF_TOKEN only from the environment
+    tier = "anonymous"                    # rate-limit tier: anonymous | free | pro
+
+    [listing]                             # the metadata sweep: every model it returns is refreshed
+    search = ""
+    author = ""
+    filters = []
+    page_size = 1000
+
+    [files]                               # which models get config.json and README.md fetched
+    all = false
+    catalog = true                        # catalog-matched repos and their lineage
+    top_downloads = 100
+    authors = ["google-bert"]
+    search = ["bert"]
+    concurrency = 8
+
+    [rate_limit]                          # per 5-minute window; defaults from the tier
+    api = 500
+    resolvers = 3000
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "hubcensus.toml"
+TIERS = ("anonymous", "free", "pro")
+
+
+class ConfigError(ValueError):
+    """A hubcensus.toml that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class RefreshConfig:
+    endpoint: str | None = None
+    tier: str = "anonymous"
+    listing_search: str | None = None
+    listing_author: str | None = None
+    listing_filters: tuple[str, ...] = ()
+    page_size: int = 1000
+    files_all: bool = False
+    files_catalog: bool = True
+    files_top_downloads: int = 100
+    files_authors: tuple[str, ...] = ()
+    files_search: tuple[str, ...] = ()
+    concurrency: int = 8
+    rate_api: int | None = None
+    rate_resolvers: int | None = None
+    source: str | None = field(default=None, compare=False)
+
+    def with_overrides(self, **values: Any) -> "RefreshConfig":
+        """CLI flags win over the file; None means "not given"."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+_KEYS = {
+    ("hub", "endpoint"): "endpoint",
+    ("hub", "tier"): "tier",
+    ("listing", "search"): "listing_search",
+    ("listing", "author"): "listing_author",
+    ("listing", "filters"): "listing_filters",
+    ("listing", "page_size"): "page_size",
+    ("files", "all"): "files_all",
+    ("files", "catalog"): "files_catalog",
+    ("files", "top_downloads"): "files_top_downloads",
+    ("files", "authors"): "files_authors",
+    ("files", "search"): "files_search",
+    ("files", "concurrency"): "concurrency",
+    ("rate_limit", "api"): "rate_api",
+    ("rate_limit", "resolvers"): "rate_resolvers",
+}
+
+
+def load_config(path: Path | None = None) -> RefreshConfig:
+    """Read ``path`` (or ./hubcensus.toml when present); defaults when there is none."""
+    if path is None:
+        path = Path(CONFIG_FILE)
+        if not path.exists():
+            return RefreshConfig()
+    try:
+        document = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for section, table in document.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+        for key, value in table.items():
+            name = _KEYS.get((section, key))
+            if name is None:
+                raise ConfigError(f"{path}: unknown setting [{section}] {key}")
+            values[name] = tuple(value) if isinstance(value, list) else value
+    config = RefreshConfig(source=str(path), **values)
+    if config.tier not in TIERS:
+        raise ConfigError(f"{path}: [hub] tier must be one of {', '.join(TIERS)}, not {config.tier!r}")
+    if not 1 <= config.page_size <= 1000:
+        raise ConfigError(f"{path}: [listing] page_size must be 1..1000 (the Hub's cap)")
+    return config
