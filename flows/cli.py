@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import flows  # noqa: F401  (sets Prefect's offline defaults before prefect is imported)
 
@@ -28,7 +29,7 @@ DataDirOption = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where raw run
 
 def fail(message: str) -> None:
     """Print one line and exit 1."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(1)
 
 
@@ -50,11 +51,11 @@ def _task_runner(name: str, dask_address: str | None, workers: int):
         fail("--task-runner dask needs the dask extra: pip install 'hubcensus[dask]'")
     if dask_address:
         return DaskTaskRunner(address=dask_address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "processes": True, "threads_per_worker": 1, "dashboard_address": None})
+    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "processes": True, "threads_per_worker": 1, "dashboard_address": ":0"})
 
 
 def _run_refresh(endpoint: str | None, data_dir: Path, task_runner=None, **params) -> dict:
-    from flows.config import ConfigError
+    from flows.config import ConfigError, load_config
     from harvesters.hub import HubClient, HubUnreachable
     from harvesters.settings import default_endpoint
     from flows.refresh import nightly_refresh
@@ -62,8 +63,10 @@ def _run_refresh(endpoint: str | None, data_dir: Path, task_runner=None, **param
     from warehouse.database import WarehouseError
 
     try:
-        HubClient(endpoint or default_endpoint()).check_reachable()
-    except HubUnreachable as exc:
+        config_path = params.get("config_path")
+        endpoint = endpoint or load_config(Path(config_path) if config_path else None).endpoint or default_endpoint()
+        HubClient(endpoint).check_reachable()
+    except (HubUnreachable, ConfigError) as exc:
         fail(str(exc))
     flow = nightly_refresh.with_options(task_runner=task_runner) if task_runner is not None else nightly_refresh
     try:
@@ -137,20 +140,29 @@ def schedule(
 
 @app.command("replay-hub")
 def replay_hub(
-    snapshot_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="Snapshot folder: api/models/{org}/{name}.json and files/{org}/{name}/{path}."),
+    snapshot_dir: Optional[Path] = typer.Argument(None, exists=True, file_okay=False, help="Snapshot folder: api/models/{org}/{name}.json and files/{org}/{name}/{path}."),
+    synthetic: Optional[int] = typer.Option(None, "--synthetic", min=0, metavar="N", help="Serve N generated models (the bundled bodies re-keyed) instead of a snapshot folder."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the --synthetic Hub (same seed, same bodies)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
     port: int = typer.Option(0, "--port", help="Port (0: a free one)."),
     request_log: Optional[Path] = typer.Option(None, "--request-log", help="Write one JSON line per request (method, path, query, status, bytes)."),
     accept_token: Optional[str] = typer.Option(None, "--accept-token", metavar="TOKEN", help="Token that unlocks gated repos' files."),
     page_size: int = typer.Option(1000, "--page-size", min=1, help="Cap on the listing page size (the Hub's is 1000)."),
 ) -> None:
-    """Serve a snapshot directory in the Hub's HTTP API shape, for HF_ENDPOINT / --endpoint."""
+    """Serve a snapshot directory (or a --synthetic one) in the Hub's HTTP API shape, for HF_ENDPOINT / --endpoint."""
     from harvesters.replay import ReplayHub
 
-    hub = ReplayHub(snapshot_dir, host=host, port=port, page_size=page_size, accept_token=accept_token, request_log=request_log)
+    if (snapshot_dir is None) == (synthetic is None):
+        fail("give either SNAPSHOT_DIR or --synthetic N, not both or neither")
+    source = snapshot_dir
+    if synthetic is not None:
+        from harvesters.replay.synthetic import SyntheticSnapshot
+
+        source = SyntheticSnapshot(synthetic, seed=seed)
+    hub = ReplayHub(source, host=host, port=port, page_size=page_size, accept_token=accept_token, request_log=request_log)
     hub.start()
     print(hub.url, flush=True)
-    console.print(f"serving {snapshot_dir} at {hub.url} (Ctrl-C to stop); try: HF_ENDPOINT={hub.url} hubcensus refresh")
+    console.print(f"serving {source} at {hub.url} (Ctrl-C to stop); try: HF_ENDPOINT={hub.url} hubcensus refresh")
     try:
         hub.serve_forever()
     except KeyboardInterrupt:

@@ -35,3 +35,17 @@ def test_refresh_against_a_dead_endpoint_says_so_in_one_line(tmp_path):
     assert result.exit_code == 1
     assert "cannot reach the Hub at http://127.0.0.1:9" in result.output
     assert "Traceback" not in result.output
+
+
+def test_bad_settings_file_is_one_line_naming_the_key(tmp_path):
+    config = tmp_path / "hubcensus.toml"
+    config.write_text("[files]\ncolour = 'red'\n")
+    result = runner.invoke(app, ["refresh", "--config", str(config), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "unknown setting [files] colour" in result.output and "Traceback" not in result.output
+
+
+def test_incompatible_options_name_both(tmp_path):
+    result = runner.invoke(app, ["refresh", "--dask-address", "tcp://127.0.0.1:1", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "--dask-address needs --task-runner dask" in result.output

@@ -129,3 +129,47 @@ def test_deleted_repos_are_marked_never_dropped(replay_hub, snapshot_copy, data_
     assert rows["facebook/bart-base"] is True
     assert sum(rows.values()) == 1
     assert history >= 1
+
+
+# ---------------------------------------------------------------- scale-out and schedule
+def test_dask_cluster_of_two_worker_processes_gives_the_same_warehouse(replay_hub, tmp_path):
+    from prefect_dask import DaskTaskRunner
+
+    from flows.refresh import nightly_refresh
+
+    hub = replay_hub()
+    threads, dask = tmp_path / "threads", tmp_path / "dask"
+    nightly_refresh(endpoint=hub.url, data_dir=str(threads))
+    runner = DaskTaskRunner(cluster_kwargs={"n_workers": 2, "processes": True, "threads_per_worker": 1, "dashboard_address": ":0"})
+    result = nightly_refresh.with_options(task_runner=runner)(endpoint=hub.url, data_dir=str(dask), shards=4)
+
+    assert result["files"]["ok"] > 0
+    assert content(dask) == content(threads)
+
+
+def test_nightly_deployment_is_created_with_its_cron():
+    from prefect import get_client
+
+    from flows.schedule import nightly_deployment
+
+    deployment = nightly_deployment("30 2 * * *", "Europe/Paris", {"data_dir": "/srv/hubcensus"})
+    deployment_id = deployment.apply()
+    with get_client(sync_client=True) as client:
+        stored = client.read_deployment(deployment_id)
+    assert stored.name == "nightly" and stored.entrypoint == "flows.refresh.nightly_refresh"
+    assert stored.parameters == {"data_dir": "/srv/hubcensus"}
+    (schedule,) = stored.schedules
+    assert schedule.schedule.cron == "30 2 * * *" and schedule.schedule.timezone == "Europe/Paris"
+
+
+def test_prefect_yaml_describes_the_same_deployment():
+    import yaml
+
+    from flows.schedule import DEFAULT_CRON, DEPLOYMENT_NAME
+
+    spec = yaml.safe_load((Path(__file__).resolve().parent.parent / "prefect.yaml").read_text())
+    (deployment,) = spec["deployments"]
+    assert deployment["name"] == DEPLOYMENT_NAME
+    assert deployment["entrypoint"] == "flows/refresh.py:nightly_refresh"
+    assert deployment["schedules"][0]["cron"] == DEFAULT_CRON
+    assert deployment["work_pool"]["name"] == "hubcensus"
