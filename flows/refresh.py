@@ -84,6 +84,8 @@ def plan_fetches(data_dir: str, run_id: str, scope: str, config: RefreshConfig, 
     run = RawRun.open(Path(data_dir), run_id)
     in_scope = list(select_models(run.iter_models(), file_scope))
     last = {} if full else last_fetch_outcomes(db_path)
+    # a resumed run keeps what it settled before it crashed
+    last.update({key: (row.get("sha"), row["status"]) for key, row in run.fetch_outcomes().items()})
     by_id = {m["id"]: m for m in in_scope}
     targets = [t for t in files_in_scope(in_scope) if needs_fetch(by_id[t.repo_id], t.path, last)]
     log.info("%d models in file scope; %d files to fetch (%s)", len(in_scope), len(targets), "full" if full else "incremental")

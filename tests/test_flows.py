@@ -173,3 +173,34 @@ def test_prefect_yaml_describes_the_same_deployment():
     assert deployment["entrypoint"] == "flows/refresh.py:nightly_refresh"
     assert deployment["schedules"][0]["cron"] == DEFAULT_CRON
     assert deployment["work_pool"]["name"] == "hubcensus"
+
+
+def test_a_crashed_run_resumes_without_duplicates(replay_hub, data_dir):
+    import duckdb
+
+    from flows.refresh import nightly_refresh
+    from harvesters.harvest import fetch_files, files_in_scope, land_listing
+    from harvesters.hub import HubClient, ListingQuery
+
+    hub = replay_hub()
+    # the run crashed after its listing and five files
+    run = RawRun.create(data_dir, endpoint=hub.url, scope="listing:search=;author=;filter=")
+    land_listing(HubClient(hub.url), run, ListingQuery())
+    targets = list(files_in_scope(run.iter_models()))
+    fetch_files(HubClient(hub.url), run, targets[:5])
+    run.write_manifest(status="failed")
+
+    before = len(hub.requests)
+    result = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), run_id=run.run_id, scope="all")
+    after = hub.requests[before:]
+    assert result["run_id"] == run.run_id and run.read_manifest()["status"] == "complete"
+    assert not [r for r in after if r["path"] == "/api/models" and "limit" in r["query"] and "expand" in r["query"]]
+    refetched = {r["path"] for r in after if "/resolve/" in r["path"]}
+    assert not any(p.startswith(f"/{t.repo_id}/resolve/") and p.endswith("/" + t.path) for t in targets[:5] for p in refetched)
+
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    n, distinct = con.execute("SELECT count(*), count(DISTINCT repo_id) FROM models").fetchall()[0]
+    fetch_rows = con.execute("SELECT count(*) FROM file_fetches").fetchall()[0][0]
+    con.close()
+    assert n == distinct == result["models"]
+    assert fetch_rows == len(targets)
