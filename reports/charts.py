@@ -136,11 +136,16 @@ def human(n: float | int | None) -> str:
     return f"{n:.0f}"
 
 
-def count_axis(axis) -> None:
-    """Whole-number ticks on a count axis."""
+def count_axis(axis, nbins: int | str = "auto") -> None:
+    """Whole-number ticks on a count axis (``nbins`` caps them on narrow panels)."""
     from matplotlib.ticker import MaxNLocator
 
-    axis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_major_locator(MaxNLocator(nbins=nbins, integer=True))
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 descendant``, ``2 descendants``, with thousands separators."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def human_axis(axis) -> None:

@@ -174,7 +174,7 @@ def _tree_chart(root: str, fam: dict, edges: pl.DataFrame) -> Chart:
     width = 11.0
     chars = max(18, int(width / (max_depth + 1) * 15) - 3)  # what fits in one generation's column at 8.5 pt
     hidden = int(fam["descendants"]) - (len(ypos) - 1)
-    subtitle = f"{int(fam['descendants']):,} descendants over {int(fam['generations'])} generation(s)"
+    subtitle = f"{charts.plural(int(fam['descendants']), 'descendant')} over {charts.plural(int(fam['generations']), 'generation')}"
     if hidden > 0:
         subtitle += f"; the {len(ypos) - 1} most downloaded (and their parents) drawn, {hidden:,} more in the CSV"
     with charts.style():
@@ -258,7 +258,7 @@ def build(ctx: Context) -> Report:
         )
         sections.append(Section(
             f"Family: {fam['root_id']}",
-            f"{fam['descendants']:,} descendants: " + ", ".join(f"{fam[r]:,} {r}" for r in RELATIONS if fam[r]) + ".",
+            f"{charts.plural(fam['descendants'], 'descendant')}: " + ", ".join(f"{fam[r]:,} {r}" for r in RELATIONS if fam[r]) + ".",
             charts=[_tree_chart(fam["root_id"], fam, fam_edges)],
             tables=[Table(f"{SLUG}-top-{len(sections)}", "Most downloaded descendants", top_kids, preview_rows=10)],
             anchor=f"family-{len(sections)}",
@@ -277,5 +277,5 @@ def build(ctx: Context) -> Report:
     summary = f"{n_fam:,} base-model families, {n_desc:,} derived repos"
     if n_fam:
         top = families.row(0, named=True)
-        summary += f"; largest: {top['root_id']} ({top['descendants']:,} descendants)"
+        summary += f"; largest: {top['root_id']} ({charts.plural(top['descendants'], 'descendant')})"
     return Report(SLUG, "Family tree", summary, headline, sections, tables, notes)

@@ -2,7 +2,7 @@
 
 Routes (GET and HEAD only; anything else is 405):
 - ``/``: the report sets by date, newest first.
-- ``/latest`` and ``/latest/<file>``: 302 to the set ``latest`` names (symlink or text file, see reports.build).
+- ``/latest`` and ``/latest/<file>``: 302 to the set ``latest`` names (symlink or text file, see reports.site).
 - ``/<YYYY-MM-DD>/``: that set's index.html; ``/<YYYY-MM-DD>/<file>``: a file of the set.
 
 Only names of the shape ``YYYY-MM-DD`` / ``[A-Za-z0-9_.-]+`` (no leading dot) are served, and the resolved
@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from reports.build import DATE_DIR, LATEST, environment, resolve_latest
+from reports.site import DATE_DIR, LATEST, environment, resolve_latest  # not reports.build: no matplotlib/polars to start
 
 log = logging.getLogger("hubcensus.reports.server")
 

@@ -54,7 +54,7 @@ def _scatter(sizes: pl.DataFrame, floor: pl.DataFrame, catalog: pl.DataFrame | N
     dated = dated.join(floor, on="repo_id", how="left").with_columns(pl.col("created_at_is_floor").fill_null(False))
     raster = dated.height > RASTER_ABOVE
     with charts.style():
-        fig = charts.figure(10, 5.4)
+        fig = charts.figure(10, 6.2)
         ax = fig.add_subplot()
         ax.set_yscale("log")
         for cls in ("encoder", "decoder", "encoder-decoder", None):
@@ -98,7 +98,8 @@ def _scatter(sizes: pl.DataFrame, floor: pl.DataFrame, catalog: pl.DataFrame | N
         ax.set_xlabel("created on the Hub (UTC); catalog entries at their publication date")
         ax.set_ylabel("parameters (log scale)")
         ax.yaxis.set_major_formatter(charts.plt.FuncFormatter(lambda v, _: charts.human(v)))
-        ax.legend(title="architecture class (models)", loc="upper left", fontsize=8, title_fontsize=8)
+        # below the axes, not over them: catalog ranges and points fill every corner on real data
+        fig.legend(title="architecture class (models)", loc="outside lower center", ncols=3, fontsize=8, title_fontsize=8)
         svg = charts.to_svg(fig, title)
     caption = (f"{dated.height:,} models with a parameter count and a creation date; the largest and most downloaded are named. "
                "Dashed lines: the size bucket edges.")

@@ -105,18 +105,23 @@ def _tag_chart(groups: pl.DataFrame) -> Chart:
     title = "Hub models by pipeline tag, split by architecture class"
     if groups.is_empty():
         return Chart(title, charts.empty_chart(title, "no models in the warehouse"))
-    by = groups.with_columns(pl.col("pipeline_tag").fill_null("(no pipeline tag)").alias("tag"))
+    none_tag = "(no pipeline tag)"
+    by = groups.with_columns(pl.col("pipeline_tag").fill_null(none_tag).alias("tag"))
     totals = by.group_by("tag").agg(pl.col("n_models").sum().alias("t")).sort(["t", "tag"], descending=[True, False])
     top = totals.head(TOP_TAGS)["tag"].to_list()
     rest = totals.height - len(top)
+    other_tag = f"(other {rest} tags)"
     by = (
-        by.with_columns(pl.when(pl.col("tag").is_in(top)).then(pl.col("tag")).otherwise(pl.lit(f"(other {rest} tags)")).alias("tag"))
+        by.with_columns(pl.when(pl.col("tag").is_in(top)).then(pl.col("tag")).otherwise(pl.lit(other_tag)).alias("tag"))
         .group_by("tag", "arch_class")
         .agg(pl.col("n_models").sum())
     )
     order = by.group_by("tag").agg(pl.col("n_models").sum().alias("t")).sort(["t", "tag"], descending=[False, True])["tag"].to_list()
+    # the catch-all bars ("(no pipeline tag)", "(other N tags)") go last (drawn at the bottom), not among the real tags
+    catch_all = [t for t in (none_tag, other_tag) if t in order]  # a real tag spelled the same is counted in it anyway
+    order = catch_all[::-1] + [t for t in order if t not in catch_all]
     with charts.style():
-        fig = charts.figure(9, 0.34 * len(order) + 1.6)
+        fig = charts.figure(9, 0.34 * len(order) + 2.1)
         ax = fig.add_subplot()
         left = [0] * len(order)
         for cls in ("encoder", "decoder", "encoder-decoder", None):
@@ -133,7 +138,8 @@ def _tag_chart(groups: pl.DataFrame) -> Chart:
         ax.set_xlabel("models on the Hub (count)")
         charts.count_axis(ax.xaxis)
         ax.grid(axis="y", visible=False)
-        ax.legend(title="architecture class", loc="lower right")
+        # below the axes: inside, it covers the longest bars whichever corner it takes
+        fig.legend(title="architecture class", loc="outside lower center", ncols=4, fontsize=8.5, title_fontsize=8.5)
         svg = charts.to_svg(fig, title)
     return Chart(title, svg, f"Top {min(TOP_TAGS, totals.height)} pipeline tags by number of models; the rest are grouped.")
 
@@ -155,7 +161,10 @@ def _arch_chart(arch: pl.DataFrame, catalog_loaded: bool) -> Chart:
             ax.barh(names[::-1], values[::-1], color=colours[::-1], height=0.65)
             ax.set_title(name, fontsize=10)
             ax.set_xlabel("count" if col != "hub_downloads" else "downloads")
-            (charts.human_axis if col == "hub_downloads" else charts.count_axis)(ax.xaxis)
+            if col == "hub_downloads":
+                charts.human_axis(ax.xaxis)
+            else:
+                charts.count_axis(ax.xaxis, nbins=4)  # a third of the width: more ticks would crowd
             ax.grid(axis="y", visible=False)
             for y, v in enumerate(values[::-1]):
                 ax.text(v, y, f" {charts.human(v)}", va="center", fontsize=8, color="#444444")

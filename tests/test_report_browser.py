@@ -6,10 +6,12 @@ clicks, ``Runtime.evaluate`` to read the live DOM (did an injected script run? i
 events (an ``alert`` would show up as ``Page.javascriptDialogOpening``), and full-page screenshots, with no
 driver binary to match to the browser version.
 
-Flow: build a report set from the fixture warehouse (whose card fields carry markup), start
-``reports serve`` (ReportServer), open ``/latest/`` in Chromium, click through to every report, screenshot
-each page, check every chart rendered, fetch every CSV/Parquet download and compare it with the warehouse,
-and check no script ran anywhere.
+Flow: take the session's report set built by the real pipeline (report_fixtures.real_reports: a replay Hub
+with a hostile model whose card and config carry markup, harvested, loaded, reconciled, reported), start
+``hubcensus reports serve`` as a subprocess, open ``/latest/`` in Chromium, click through to every report,
+screenshot each page, check every chart rendered, fetch every CSV/Parquet download and compare it with the
+warehouse, and check the markup shows as text where it is displayed and no script ran anywhere.
+Set HUBCENSUS_SCREENSHOTS=<dir> to keep the screenshots.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -29,10 +32,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from reports.build import build_reports
-from reports.server import ReportServer
-from test_reports_build import check_against_warehouse, read_csv_like
-from test_reports_warehouse import EVIL_STRINGS, make_report_warehouse
+from report_data import DATE, EVIL_STRINGS, REPO_ROOT, RUN_ID
+from test_reports_build import SHOWN_IN, check_against_warehouse, read_csv_like
+
+# the session's real warehouse and report set (fixture real_reports), registered once for all report modules
+pytest_plugins = ("report_fixtures",)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed: run `make browser`")
@@ -148,14 +152,33 @@ def browser(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(real_reports, tmp_path_factory):
+    """``hubcensus reports serve`` on the real data dir (an ephemeral port), as a user starts it."""
     base = tmp_path_factory.mktemp("report-browser")
-    db = make_report_warehouse(base / "data" / "warehouse.duckdb")
-    out = build_reports(db, base / "data" / "reports", today="2025-03-01")
     shots = Path(os.environ.get("HUBCENSUS_SCREENSHOTS") or base / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
-    with ReportServer(out.parent) as server:
-        yield {"db": db, "out": out, "server": server, "shots": shots}
+    out_log, err_log = base / "serve.out", base / "serve.err"
+    with open(out_log, "wb") as out_fh, open(err_log, "wb") as err_fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "reports", "serve", "--data-dir", str(real_reports.data_dir), "--port", "0"],
+            cwd=REPO_ROOT, stdout=out_fh, stderr=err_fh, stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not out_log.read_text().endswith("\n"):  # the first stdout line is the URL of /latest/
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"reports serve did not start (exit {proc.poll()}): {err_log.read_text()[-2000:]}")
+            time.sleep(0.02)
+        latest = out_log.read_text().splitlines()[0].strip()
+        assert latest.startswith("http://127.0.0.1:") and latest.endswith("/latest/"), latest
+        yield {"db": real_reports.db, "out": real_reports.out, "url": latest.removesuffix("/latest/"), "shots": shots}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _page_facts(cdp: CDP) -> dict:
@@ -178,11 +201,11 @@ def _page_facts(cdp: CDP) -> dict:
 
 
 def test_browse_every_report_screenshot_charts_and_downloads(browser, site):
-    cdp, server, out = browser, site["server"], site["out"]
-    url = cdp.navigate_by(lambda: cdp.call("Page.navigate", url=server.url + "/latest/"))
-    assert url == f"{server.url}/2025-03-01/"  # /latest/ redirected to the dated set
+    cdp, base, out = browser, site["url"], site["out"]
+    url = cdp.navigate_by(lambda: cdp.call("Page.navigate", url=base + "/latest/"))
+    assert url == f"{base}/{DATE}/"  # /latest/ redirected to the dated set
     index = _page_facts(cdp)
-    assert "Hugging Face Hub census" in index["text"] and "20250301T020000Z-a1b2c3" in index["text"]
+    assert "Hugging Face Hub census" in index["text"] and RUN_ID in index["text"]
     assert index["resources"] == [] and index["scripts"] == 0
     assert cdp.screenshot(site["shots"] / "index.png")[:8] == b"\x89PNG\r\n\x1a\n"
     links = cdp.eval("Array.from(document.querySelectorAll('.card h2 a')).map(a => a.getAttribute('href'))")
@@ -191,9 +214,9 @@ def test_browse_every_report_screenshot_charts_and_downloads(browser, site):
     con = duckdb.connect(str(site["db"]), read_only=True)
     checked: list[str] = []
     for slug in REPORTS:
-        cdp.navigate_by(lambda: cdp.call("Page.navigate", url=f"{server.url}/2025-03-01/"))
+        cdp.navigate_by(lambda: cdp.call("Page.navigate", url=f"{base}/{DATE}/"))
         url = cdp.navigate_by(lambda: cdp.eval(f"document.querySelector('.card h2 a[href=\"{slug}.html\"]').click()"))
-        assert url == f"{server.url}/2025-03-01/{slug}.html"
+        assert url == f"{base}/{DATE}/{slug}.html"
         facts = _page_facts(cdp)
         png = cdp.screenshot(site["shots"] / f"{slug}.png")
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000, slug
@@ -217,13 +240,14 @@ def test_browse_every_report_screenshot_charts_and_downloads(browser, site):
 
 
 def test_markup_renders_as_text_and_no_script_runs(browser, site):
-    """Card fields carrying <img onerror=alert(1)>, <script>alert(2)</script>, "><svg onload=alert(3)>: shown as text."""
-    cdp, server = browser, site["server"]
+    """Card/config fields carrying <img onerror=alert(1)>, <script>alert(2)</script>, x"><svg onload=alert(3)>:
+    shown as text on the pages that display them (SHOWN_IN), absent elsewhere, and nothing runs."""
+    cdp, base = browser, site["url"]
     seen: set[str] = set()
     dialog_events_before = [e for e in cdp.events if e.get("method") == "Page.javascriptDialogOpening"]
     for page in ("index", *REPORTS):
         # served over HTTP (with the server's CSP) and opened straight from disk (only the page's own <meta> CSP)
-        for url in (f"{server.url}/2025-03-01/{page}.html", (site["out"] / f"{page}.html").as_uri()):
+        for url in (f"{base}/{DATE}/{page}.html", (site["out"] / f"{page}.html").as_uri()):
             cdp.navigate_by(lambda: cdp.call("Page.navigate", url=url))
             time.sleep(0.05)  # let any onerror/onload handler that slipped through fire
             facts = _page_facts(cdp)
@@ -231,10 +255,9 @@ def test_markup_renders_as_text_and_no_script_runs(browser, site):
             assert facts["scripts"] == 0 and facts["imgs"] == 0, url
             assert facts["handlers"] == [], (url, facts["handlers"])
             assert cdp.eval("typeof window.__dialogs") == "object"  # the spy itself ran: the check is live
-            shown = [s for s in EVIL_STRINGS if s in facts["text"]]
-            if page != "index":
-                assert shown, f"{url}: none of the markup-laden values is shown as text"
-            seen.update(shown)
+            for value, pages in SHOWN_IN.items():
+                assert (value in facts["text"]) == (page in pages), (url, value, "expected" if page in pages else "unexpected")
+            seen.update(s for s in EVIL_STRINGS if s in facts["text"])
     assert seen == set(EVIL_STRINGS)
     assert [e for e in cdp.events if e.get("method") == "Page.javascriptDialogOpening"] == dialog_events_before
 

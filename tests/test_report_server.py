@@ -10,20 +10,23 @@ import shutil
 import polars as pl
 import pytest
 
-from reports.build import build_reports
+from report_data import DATE
+from reports.build import update_latest
 from reports.server import ReportServer
-from test_reports_warehouse import make_report_warehouse
 
-DATE = "2025-03-01"
+# the session's real warehouse and report set (fixture real_reports), registered once for all report modules
+pytest_plugins = ("report_fixtures",)
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(real_reports, tmp_path_factory):
+    """The real report set, copied (this module plants traps in its root), plus an older set and hostile files."""
     base = tmp_path_factory.mktemp("report-server")
-    db = make_report_warehouse(base / "data" / "warehouse.duckdb")
     root = base / "data" / "reports"
-    out = build_reports(db, root, today=DATE)
-    shutil.copytree(out, root / "2025-02-01")  # an older set, for the listing
+    out = root / DATE
+    shutil.copytree(real_reports.out, out)
+    shutil.copytree(real_reports.out, root / "2025-02-01")  # an older set, for the listing
+    update_latest(root)
     (base / "data" / "secret.csv").write_text("password\nhunter2\n")
     (root / ".2025-03-09.building-1").mkdir()  # a staging dir: never served or listed
     (root / ".2025-03-09.building-1" / "index.html").write_text("half-built")

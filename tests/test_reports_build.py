@@ -1,28 +1,48 @@
-"""reports.build: the dated report set, its files, and its numbers against SQL over the same warehouse."""
+"""reports.build: the dated report set, its files, and its numbers against SQL over the same warehouse.
+
+The warehouse is the real pipeline's (report_fixtures.real_reports: replay Hub → harvest → load → reconcile),
+with a hostile model whose card and config carry markup.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
+from report_data import DATE, EVIL_BASE, EVIL_TAG, EVIL_TYPE, HOSTILE_CHILD, HOSTILE_ID, RUN_ID
 from reports.build import ReportError, build_reports, resolve_latest, summary_tables
-from test_reports_warehouse import EVIL_BASE, EVIL_REPO, EVIL_STRINGS, EVIL_TAG, make_report_warehouse
 
-DATE = "2025-03-01"
+# the session's real warehouse and report set (fixture real_reports), registered once for all report modules
+pytest_plugins = ("report_fixtures",)
+
 REPORTS = ("taxonomy", "family_tree", "timeline", "sizes", "reconciliation")
+# Where each markup-laden value is displayed (as text), page by page, on the real warehouse:
+#   the card's base_model is a lineage root (family tree, its headline on the index) and a catalog gap key;
+#   the config's model_type is a taxonomy/size/timeline dimension and a gap key; the tags show in the timeline's
+#   newest-repos table. Pages not listed for a value must not show it at all (not even escaped: a leak check).
+SHOWN_IN = {  # every EVIL_STRINGS value is a key
+    EVIL_BASE: {"index", "family_tree", "timeline", "reconciliation"},
+    EVIL_TYPE: {"taxonomy", "timeline", "sizes", "reconciliation"},
+    EVIL_TAG: {"timeline"},
+    HOSTILE_ID: {"family_tree", "timeline", "sizes", "reconciliation"},
+}
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, Path]:
-    """(warehouse path, report set dir) built once for the module."""
-    base = tmp_path_factory.mktemp("reports-build")
-    db = make_report_warehouse(base / "data" / "warehouse.duckdb")
-    return db, build_reports(db, base / "data" / "reports", today=DATE)
+def built(real_reports) -> tuple[Path, Path]:
+    """(warehouse path, report set dir) of the session's real pipeline run (read only: never write into it)."""
+    return real_reports.db, real_reports.out
+
+
+def escaped(s: str) -> str:
+    """As jinja's autoescape writes it."""
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;").replace("'", "&#39;")
 
 
 def manifest(report_dir: Path) -> dict:
@@ -144,11 +164,11 @@ def test_writes_a_dated_set_and_latest(built):
         assert report["tables"][0]["name"] == report["slug"]
         for t in report["tables"]:
             assert (out / t["csv"]).is_file() and (out / t["parquet"]).is_file()
-    assert m["run"]["run_id"] == "20250301T020000Z-a1b2c3"
+    assert m["run"]["run_id"] == RUN_ID and m["run"]["status"] == "complete"
     index = (out / "index.html").read_text()
     for r in REPORTS:
         assert f'href="{r}.html"' in index
-    assert "20250301T020000Z-a1b2c3" in index
+    assert RUN_ID in index
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], "staging left behind"
 
 
@@ -189,55 +209,79 @@ def test_headline_numbers_are_the_warehouses(built):
     assert f"{heads['taxonomy']['models']:,} models" in (out / "index.html").read_text()
 
 
+def test_the_hostile_values_went_through_the_real_pipeline(built):
+    """The markup is in the warehouse as the harvest landed it: normalized, not pre-escaped, not dropped."""
+    db, _ = built
+    con = duckdb.connect(str(db), read_only=True)
+    one = lambda sql, *p: con.execute(sql, list(p)).fetchall()  # noqa: E731
+    assert one("SELECT model_type, architectures, list_contains(tags, ?) FROM v_models WHERE repo_id = ?", EVIL_TAG, HOSTILE_ID) == [(EVIL_TYPE, [EVIL_TAG], True)]
+    assert one("SELECT parent_id, relation FROM v_lineage WHERE child_id = ?", HOSTILE_ID) == [(EVIL_BASE, "finetune")]
+    assert one("SELECT parent_id, relation FROM v_lineage WHERE child_id = ?", HOSTILE_CHILD) == [(HOSTILE_ID, "quantized")]
+    assert one("SELECT count(*) FROM catalog_gaps WHERE gap_key IN (?, ?)", EVIL_BASE, EVIL_TYPE) == [(2,)]
+
+
 def test_markup_in_card_fields_is_escaped_in_every_page(built):
     _, out = built
-    escaped = {s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;") for s in EVIL_STRINGS}
-    for page in [f"{r}.html" for r in REPORTS] + ["index.html"]:
-        html = (out / page).read_text()
+    for page in ("index", *REPORTS):
+        html = (out / f"{page}.html").read_text()
         tags, handlers = parsed_markup(html)
-        assert not tags & {"script", "img", "iframe", "object", "embed"}, (page, tags)
+        assert not tags & {"script", "img", "iframe", "object", "embed", "svg:script"}, (page, tags)
         assert not handlers, (page, handlers)
-        if page != "index.html":
-            assert any(e in html for e in escaped.values()), f"{page} shows none of the markup-laden values"
         assert 'href="javascript:' not in html
+        for value, pages in SHOWN_IN.items():
+            assert escaped(value) == value or value not in html, (page, value)  # markup never raw
+            if page in pages:
+                assert escaped(value) in html, f"{page} should show {value!r} as text"
+            else:
+                assert escaped(value) not in html, f"{page} shows {value!r}: update SHOWN_IN if that is intended"
     summary = (out / "summary.md").read_text()
-    assert "<script" not in summary and "<img" not in summary
+    assert "<script" not in summary and "<img" not in summary and "<svg" not in summary
 
 
-def test_charts_are_inline_svg_and_deterministic(built, tmp_path):
+@pytest.fixture(scope="module")
+def rebuilt(built, tmp_path_factory) -> Path:
+    """A second build from the same warehouse, dated 2025-03-02, over a stale copy of that date: the reports root."""
     db, out = built
-    again = build_reports(db, tmp_path / "reports", today=DATE)
-    strip = lambda html: re.sub(r"<footer>.*?</footer>", "", html, flags=re.S)  # noqa: E731  (build time)
+    root = tmp_path_factory.mktemp("rebuilt") / "reports"
+    shutil.copytree(out, root / "2025-03-02")
+    (root / "2025-03-02" / "stale.csv").write_text("x\n")
+    build_reports(db, root, today="2025-03-02")  # the same date again: replaced whole
+    return root
+
+
+def test_charts_are_inline_svg_and_deterministic(built, rebuilt):
+    _, out = built
+    strip = lambda html: re.sub(r"<footer>.*?</footer>", "", html, flags=re.S)  # noqa: E731  (build time, date)
     for r in REPORTS:
         html = (out / f"{r}.html").read_text()
         assert html.count("<svg") >= 1 and "<?xml" not in html and "http://www.w3.org/2000/svg" in html
         assert not re.search(r"""(src|href)=["']?(https?:)?//(?!huggingface\.co/|www\.w3\.org/)""", html), r  # no CDN
-        assert strip(html) == strip((again / f"{r}.html").read_text()), f"{r}.html differs between two builds"
+        assert strip(html) == strip((rebuilt / "2025-03-02" / f"{r}.html").read_text()), f"{r}.html differs between two builds"
 
 
-def test_catalog_absent_says_so(tmp_path):
-    db = make_report_warehouse(tmp_path / "w.duckdb", catalog=False, evil=False, runs=False)
+def test_catalog_absent_says_so(real_reports, tmp_path):
+    """The same raw run loaded into a fresh warehouse and not reconciled: the marts are full, the catalog empty."""
+    from warehouse.loading import load_raw_run
+
+    db = tmp_path / "warehouse.duckdb"
+    load_raw_run(db, real_reports.data_dir / "raw" / real_reports.run_id)
     out = build_reports(db, tmp_path / "reports", today=DATE)
     assert "Catalog not loaded" in (out / "reconciliation.html").read_text()
     assert "not loaded" in (out / "index.html").read_text()
     m = manifest(out)
-    assert m["catalog_loaded"] is False and m["run"] is None
+    assert m["catalog_loaded"] is False and m["run"]["run_id"] == RUN_ID
     assert "taxonomy-catalog" not in [t["name"] for r in m["reports"] for t in r["tables"]]
+    real = {r["slug"]: r["headline"] for r in manifest(real_reports.out)["reports"]}
+    assert {r["slug"]: r["headline"] for r in m["reports"]}["taxonomy"] == real["taxonomy"]
 
 
-def test_latest_follows_the_newest_date_and_rebuilds_replace(built, tmp_path):
-    import shutil
-
-    db, out = built
-    root = tmp_path / "reports"
-    shutil.copytree(out, root / "2025-03-02")
-    (root / "2025-03-02" / "stale.csv").write_text("x\n")
-    build_reports(db, root, today="2025-03-02")  # the same date again: replaced whole
-    assert not (root / "2025-03-02" / "stale.csv").exists()
-    assert resolve_latest(root) == "2025-03-02"
-    build_reports(db, root, today="2025-02-01")  # a backfill does not move latest back
-    assert resolve_latest(root) == "2025-03-02"
-    assert sorted(p.name for p in root.iterdir()) == ["2025-02-01", "2025-03-02", "latest"]
+def test_latest_follows_the_newest_date_and_rebuilds_replace(built, rebuilt):
+    db, _ = built
+    assert not (rebuilt / "2025-03-02" / "stale.csv").exists()
+    assert resolve_latest(rebuilt) == "2025-03-02"
+    build_reports(db, rebuilt, today="2025-02-01")  # a backfill does not move latest back
+    assert resolve_latest(rebuilt) == "2025-03-02"
+    assert sorted(p.name for p in rebuilt.iterdir()) == ["2025-02-01", "2025-03-02", "latest"]
 
 
 def test_domain_errors(tmp_path):
@@ -260,5 +304,14 @@ def test_summary_tables_for_prefect_artifacts(built):
     assert [r["size_bucket"] for r in rows][:5] == ["<100M", "100M-1B", "1-10B", "10-100B", ">100B"]
     assert all(re.fullmatch(r"[a-z0-9-]+", k) for k in result["tables"])
     json.dumps(result["tables"])  # artifact tables must be JSON-serialisable
-    assert "<script" not in result["markdown"]
-    _ = (EVIL_BASE, EVIL_REPO, EVIL_TAG)
+    assert "<script" not in result["markdown"] and "<img" not in result["markdown"]
+
+
+def test_links_only_for_repo_ids_and_web_urls():
+    """What neither the real Hub (it refuses such ids) nor the curated catalog can carry: hostile link targets."""
+    from reports.site import _hub_url, _web_url
+
+    assert _web_url("javascript:alert(5)") == "" and _web_url("data:text/html,<b>x") == "" and _web_url("//evil.example") == ""
+    assert _web_url(" https://arxiv.org/abs/2203.15556 ") == "https://arxiv.org/abs/2203.15556"
+    assert _hub_url('mallory/x"><svg onload=alert(3)>') == "" and _hub_url(EVIL_BASE) == "" and _hub_url("a/b/c") == ""
+    assert _hub_url("gpt2") == "https://huggingface.co/gpt2" and _hub_url(HOSTILE_ID) == f"https://huggingface.co/{HOSTILE_ID}"
