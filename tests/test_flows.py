@@ -25,6 +25,22 @@ def test_nightly_refresh_lands_the_whole_snapshot(replay_hub, demo_snapshot, dat
     landed = [m["id"] for m in run.iter_models()]
     assert sorted(landed) == sorted(expected) and result["models"] == len(expected)
     assert result["files"]["ok"] == sum(1 for p in (run.root / "files").rglob("*") if p.is_file())
+    assert (Path(result["reports"]) / "index.html").is_file()
+
+
+def test_reports_are_published_as_prefect_artifacts(replay_hub, data_dir):
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.refresh import nightly_refresh
+
+    result = nightly_refresh(endpoint=replay_hub().url, data_dir=str(data_dir), scope="metadata")
+    with get_client(sync_client=True) as client:
+        summary = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["hubcensus-reports"])))
+        tables = [a for a in client.read_artifacts() if a.type == "table"]
+    assert summary and summary[0].type == "markdown"
+    assert Path(result["reports"]).name in summary[0].data or "index" in summary[0].data
+    assert tables
 
 
 def test_nightly_refresh_rejects_an_unknown_scope(data_dir):
