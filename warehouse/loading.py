@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import duckdb
 import polars as pl
@@ -157,7 +158,7 @@ def carry_forward_facts(con: duckdb.DuckDBPyConnection, ids: pl.DataFrame, files
     An incremental run fetches files only for repos whose sha changed; the others keep what their
     config.json and README.md said at that same sha, read back from model_configs / model_cards.
     """
-    con.register("page_ids", ids)
+    _register(con, "page_ids", ids)
     try:
         stored_configs = con.sql(
             "SELECT c.repo_id, c.model_type AS cfg_model_type, c.architectures AS cfg_architectures, "
@@ -192,7 +193,7 @@ def record_file_fetches(con: duckdb.DuckDBPyConnection, run_id: str, fetches: pl
     frame = fetches.select("repo_id", "path", "sha", "status", "http_status", "reason", "bytes").with_columns(
         pl.lit(run_id).alias("run_id")
     )
-    con.register("run_fetches", frame)
+    _register(con, "run_fetches", frame)
     try:
         con.execute(
             "INSERT INTO file_fetches BY NAME SELECT * FROM run_fetches ON CONFLICT (repo_id, path) DO UPDATE SET "
@@ -224,6 +225,15 @@ def mark_deleted(con: duckdb.DuckDBPyConnection, run_id: str, scope: str | None,
 
 
 # ------------------------------------------------------------------ writing
+def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """Register a Polars frame as an Arrow view DuckDB reads in place.
+
+    ``CompatLevel.newest()`` hands Polars' string views and list buffers over as they are; DuckDB's own
+    Polars adapter converts to the oldest Arrow layout, a copy of every string (~0.5 s per 20k-model page).
+    """
+    con.register(name, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
+
+
 def _cols(schema: dict) -> str:
     return ", ".join(schema)
 
@@ -241,7 +251,7 @@ def _upsert_sql(table: str, schema: dict, key: tuple[str, ...], source: str, whe
 def _write_page(con: duckdb.DuckDBPyConnection, run_id: str, frames: dict[str, pl.DataFrame], files: FilePage, has_siblings: pl.DataFrame) -> dict[str, int]:
     written: dict[str, int] = {}
     page_models = frames["models"]
-    con.register("page_models", page_models)
+    _register(con, "page_models", page_models)
     # repos this run may overwrite: not loaded yet, or last loaded from this run or an older one
     fresh = con.sql(
         "SELECT p.repo_id, m.sha AS old_sha, m.first_seen_run AS old_first_seen_run, m.repo_id IS NOT NULL AS known "
@@ -249,7 +259,7 @@ def _write_page(con: duckdb.DuckDBPyConnection, run_id: str, frames: dict[str, p
         "WHERE m.repo_id IS NULL OR m.last_seen_run <= ?",
         params=[run_id],
     ).pl()
-    con.register("fresh", fresh)
+    _register(con, "fresh", fresh)
     # delete + insert: much cheaper in DuckDB than ON CONFLICT updates of list columns
     cols = [c for c in MODELS_SCHEMA if c != "first_seen_run"]
     any_known = bool(fresh["known"].any())
@@ -274,15 +284,15 @@ def _write_page(con: duckdb.DuckDBPyConnection, run_id: str, frames: dict[str, p
         .filter(~pl.col("known") | pl.col("sha").ne_missing(pl.col("old_sha")))
     )
     if replace["known"].any():
-        con.register("replace_files", replace.filter("known").select("repo_id"))
+        _register(con, "replace_files", replace.filter("known").select("repo_id"))
         con.execute("DELETE FROM model_files WHERE repo_id IN (SELECT repo_id FROM replace_files)")
         con.unregister("replace_files")
     new_files = frames["model_files"].join(replace.select("repo_id"), on="repo_id", how="semi")
-    con.register("page_files", new_files)
+    _register(con, "page_files", new_files)
     con.execute("INSERT INTO model_files SELECT repo_id, path, size, run_id FROM page_files")
     written["model_files"] = new_files.height
 
-    con.register("page_lineage", frames["model_lineage"])
+    _register(con, "page_lineage", frames["model_lineage"])
     if any_known:
         con.execute("DELETE FROM model_lineage WHERE child_id IN (SELECT repo_id FROM fresh WHERE known)")
     con.execute(
@@ -292,32 +302,94 @@ def _write_page(con: duckdb.DuckDBPyConnection, run_id: str, frames: dict[str, p
     written["model_lineage"] = frames["model_lineage"].join(fresh.select(pl.col("repo_id").alias("child_id")), on="child_id").height
 
     stats = frames["model_stats_history"]
-    con.register("page_stats", stats)
+    _register(con, "page_stats", stats)
     con.execute(_upsert_sql("model_stats_history", dict.fromkeys(stats.columns), ("repo_id", "observed_on"), "page_stats",
                             where="excluded.run_id >= model_stats_history.run_id"))  # fmt: skip
     written["model_stats_history"] = stats.height
 
     versions = frames["model_versions"]
-    con.register("page_versions", versions)
+    _register(con, "page_versions", versions)
     con.execute(_upsert_sql("model_versions", dict.fromkeys(versions.columns), ("repo_id", "sha"), "page_versions",
                             where="excluded.first_seen_run < model_versions.first_seen_run"))  # fmt: skip
     written["model_versions"] = versions.height
 
     for table, frame in (("model_configs", files.configs), ("model_cards", files.cards)):
         frame = frame.unique(["repo_id", "sha"], keep="last", maintain_order=True)
-        con.register("page_docs", frame)
+        _register(con, "page_docs", frame)
         con.execute(_upsert_sql(table, dict.fromkeys(frame.columns), ("repo_id", "sha"), "page_docs",
                                 where=f"excluded.run_id >= {table}.run_id"))  # fmt: skip
         con.unregister("page_docs")
         written[table] = frame.height
 
     quarantine = pl.concat([frames["quarantine"], conform(pl.DataFrame(files.quarantine, schema=QUARANTINE_SCHEMA), QUARANTINE_SCHEMA)])
-    con.register("page_quarantine", quarantine)
+    _register(con, "page_quarantine", quarantine)
     con.execute("INSERT INTO quarantine SELECT run_id, repo_id, stage, reason, excerpt FROM page_quarantine")
     written["quarantine"] = quarantine.height
     for name in ("page_models", "fresh", "page_files", "page_lineage", "page_stats", "page_versions", "page_quarantine"):
         con.unregister(name)
     return written
+
+
+@dataclass
+class PreparedPage:
+    """One listing page with everything that needs no warehouse access: its ids, fetched files, siblings flags."""
+
+    page: pl.DataFrame
+    bad: list[dict]
+    ids: pl.DataFrame
+    files: FilePage
+    has_siblings: pl.DataFrame
+
+
+def _prepare_page(run: RawRun, page: pl.DataFrame, bad: list[dict], fetches: pl.DataFrame, formulas: dict[str, str]) -> PreparedPage:
+    ids = page.select(pl.col("id").str.strip_chars().alias("repo_id"), "sha").filter(pl.col("repo_id").is_not_null())
+    page_fetches = fetches.join(ids.select("repo_id"), on="repo_id", how="semi")
+    files = parse_files(run, page_fetches, dict(ids.iter_rows()), formulas)
+    has_siblings = page.select(pl.col("id").str.strip_chars().alias("repo_id"), pl.col("siblings").is_not_null().alias("known"))
+    has_siblings = has_siblings.filter("known").select("repo_id").unique()
+    return PreparedPage(page, bad, ids, files, has_siblings)
+
+
+def _normalize_page(prepared: PreparedPage, ctx: RunContext, config_facts: pl.DataFrame, card_facts: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    frames = normalize_listing(prepared.page, ctx, config_facts, card_facts)
+    bad = conform(pl.DataFrame(prepared.bad, schema=QUARANTINE_SCHEMA), QUARANTINE_SCHEMA)
+    frames["quarantine"] = pl.concat([bad, frames["quarantine"]])
+    return frames
+
+
+def _pipelined_pages(
+    con: duckdb.DuckDBPyConnection, run: RawRun, ctx: RunContext, fetches: pl.DataFrame, formulas: dict[str, str], page_bytes: int
+) -> Iterator[tuple[PreparedPage, dict[str, pl.DataFrame]]]:
+    """(prepared page, normalized frames) in file order, computed ahead of the caller's writes.
+
+    While the caller writes page k (DuckDB, this thread), page k+1 is normalized and page k+2 read and its
+    files parsed, each in a worker thread (Polars and DuckDB release the GIL). Only this thread touches the
+    connection: page k+1's stored facts are read (``carry_forward_facts``) before page k is written, which
+    gives the same facts as after it: a page's writes to model_configs/model_cards are of files fetched in
+    this run, and a repo whose files this run fetched never takes carried facts on any page.
+    """
+    pages = read_listing(run.models_path, run.run_id, page_bytes)
+
+    def prepare() -> PreparedPage | None:  # one at a time: each is submitted once the previous one is done
+        item = next(pages, None)
+        return None if item is None else _prepare_page(run, item[0], item[1], fetches, formulas)
+
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="load-page")
+    try:
+        ahead = pool.submit(prepare)
+        pending: tuple[PreparedPage, Future] | None = None
+        while (prepared := ahead.result()) is not None:
+            ahead = pool.submit(prepare)
+            config_facts, card_facts = carry_forward_facts(con, prepared.ids, prepared.files)
+            normalizing = pool.submit(_normalize_page, prepared, ctx, config_facts, card_facts)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (prepared, normalizing)
+        if pending is not None:
+            yield pending[0], pending[1].result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        pages.close()
 
 
 def _load(con: duckdb.DuckDBPyConnection, run: RawRun, page_bytes: int = PAGE_BYTES) -> dict[str, Any]:
@@ -337,18 +409,11 @@ def _load(con: duckdb.DuckDBPyConnection, run: RawRun, page_bytes: int = PAGE_BY
     listing = Counter()
     watermark: datetime | None = None
     if run.models_path.exists():
-        for page, bad in read_listing(run.models_path, run.run_id, page_bytes):
+        for prepared, frames in _pipelined_pages(con, run, ctx, fetches, formulas, page_bytes):
+            files = prepared.files
             listing["pages"] += 1
-            ids = page.select(pl.col("id").str.strip_chars().alias("repo_id"), "sha").filter(pl.col("repo_id").is_not_null())
-            page_fetches = fetches.join(ids.select("repo_id"), on="repo_id", how="semi")
-            files = parse_files(run, page_fetches, dict(ids.iter_rows()), formulas)
             files_status.update(files.statuses)
-            config_facts, card_facts = carry_forward_facts(con, ids, files)
-            frames = normalize_listing(page, ctx, config_facts, card_facts)
-            frames["quarantine"] = pl.concat([conform(pl.DataFrame(bad, schema=QUARANTINE_SCHEMA), QUARANTINE_SCHEMA), frames["quarantine"]])
-            has_siblings = page.select(pl.col("id").str.strip_chars().alias("repo_id"), pl.col("siblings").is_not_null().alias("known"))
-            has_siblings = has_siblings.filter("known").select("repo_id").unique()
-            written.update(_write_page(con, run.run_id, frames, files, has_siblings))
+            written.update(_write_page(con, run.run_id, frames, files, prepared.has_siblings))
             normalized.update({name: frame.height for name, frame in frames.items()})
             normalized.update(model_configs=files.configs.height, model_cards=files.cards.height)
             listing["models"] += frames["models"].height
