@@ -103,13 +103,52 @@ def fetch_shard(endpoint: str, data_dir: str, run_id: str, targets: list[FileTar
         return list(pool.map(lambda target: fetch_one(client, run, target), targets))
 
 
-@task(name="load-warehouse")
-def load_warehouse(data_dir: str, run_id: str) -> dict[str, int]:
-    """Normalize the raw run and load it into warehouse.duckdb in one transaction."""
-    from warehouse.database import warehouse_path
-    from warehouse.loading import load_raw_run
+@task(name="plan-normalize")
+def plan_normalize(data_dir: str, run_id: str, page_bytes: int | None = None) -> list:
+    """Cut models.ndjson into pages (byte spans at line ends) and bring the warehouse to the latest schema,
+    so that normalize shards can read stored facts through read-only connections."""
+    import shutil
 
-    counts = load_raw_run(warehouse_path(data_dir), Path(data_dir) / "raw" / run_id)
+    from warehouse.database import warehouse_path
+    from warehouse.loading import PAGE_BYTES, migrate_warehouse, plan_pages, staging_dir
+
+    migrate_warehouse(warehouse_path(data_dir))
+    shutil.rmtree(staging_dir(data_dir, run_id), ignore_errors=True)  # a resumed run's leftovers
+    spans = plan_pages(RawRun.open(Path(data_dir), run_id), page_bytes or PAGE_BYTES)
+    get_run_logger().info("%d listing pages to normalize", len(spans))
+    return spans
+
+
+@task(name="normalize-shard")
+def normalize_shard(data_dir: str, run_id: str, spans: list) -> list[str]:
+    """Normalize some listing pages (read-only on the warehouse) and stage each under staging/<run_id>/."""
+    from warehouse.database import warehouse_path
+    from warehouse.loading import iter_normalized, stage_page, staging_dir
+
+    run = RawRun.open(Path(data_dir), run_id)
+    directory = staging_dir(data_dir, run_id)
+    return [str(stage_page(page, directory)) for page in iter_normalized(run, spans, warehouse_path(data_dir))]
+
+
+@task(name="load-warehouse")
+def load_warehouse(data_dir: str, run_id: str, staged: list[str] | None = None) -> dict[str, int]:
+    """Write the run into warehouse.duckdb in one transaction, the only writer.
+
+    With ``staged`` (normalize-shard outputs): write those pages in file order. Without: normalize and
+    load the raw run in this task (``load_raw_run``).
+    """
+    import shutil
+
+    from warehouse.database import warehouse_path
+    from warehouse.loading import load_raw_run, read_staged, staging_dir, write_normalized
+
+    if staged is None:
+        counts = load_raw_run(warehouse_path(data_dir), Path(data_dir) / "raw" / run_id)
+    else:
+        run = RawRun.open(Path(data_dir), run_id)
+        pages = (read_staged(path) for path in sorted(staged))  # page-<index> names sort in file order
+        counts = write_normalized(warehouse_path(data_dir), run, pages)
+        shutil.rmtree(staging_dir(data_dir, run_id), ignore_errors=True)
     get_run_logger().info("loaded: %s", counts)
     return counts
 
@@ -150,6 +189,20 @@ def shard(targets: list[FileTarget], shards: int) -> list[list[FileTarget]]:
     return [b for b in buckets if b]
 
 
+def split_spans(spans: list, shards: int | None) -> list[list]:
+    """Contiguous groups of listing pages: one per page by default, at most ``shards`` groups when given."""
+    if not spans:
+        return []
+    count = len(spans) if not shards else max(1, min(shards, len(spans)))
+    size, extra = divmod(len(spans), count)
+    groups, start = [], 0
+    for i in range(count):
+        end = start + size + (i < extra)
+        groups.append(spans[start:end])
+        start = end
+    return groups
+
+
 @flow(name="nightly_refresh", log_prints=True)
 def nightly_refresh(
     endpoint: str | None = None,
@@ -165,8 +218,15 @@ def nightly_refresh(
     search: list[str] | None = None,
     catalog_paths: list[str] | None = None,
     shards: int = 1,
+    page_bytes: int | None = None,
+    normalize_shards: int | None = None,
 ) -> dict[str, Any]:
-    """Harvest (resuming ``run_id`` when given), normalize and load, reconcile against the catalog, report."""
+    """Harvest (resuming ``run_id`` when given), normalize and load, reconcile against the catalog, report.
+
+    ``shards`` splits the file fetches by repo hash; the listing is normalized in page shards (one task per
+    ``page_bytes`` page, or ``normalize_shards`` groups of pages) on the flow's task runner, then written by
+    one ``load-warehouse`` task in one transaction.
+    """
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}: choose one of {', '.join(SCOPES)}")
     log = get_run_logger()
@@ -204,7 +264,11 @@ def nightly_refresh(
         raise
     run.write_manifest(status="complete", finished_at=_now(), counts={"models": n_models, "files": files})
 
-    loaded = load_warehouse(data_dir, run.run_id)
+    spans = plan_normalize(data_dir, run.run_id, page_bytes)
+    groups = split_spans(spans, normalize_shards)
+    normalizing = [normalize_shard.submit(data_dir, run.run_id, group) for group in groups]
+    staged = [path for future in normalizing for path in future.result()]
+    loaded = load_warehouse(data_dir, run.run_id, staged)
     reconciled = reconcile_catalog(data_dir, catalog_paths)
     reports = build_report_set(data_dir, run.run_id)
     return {
@@ -212,6 +276,7 @@ def nightly_refresh(
         "raw_dir": str(run.root),
         "models": n_models,
         "files": files,
+        "normalize_shards": len(groups),
         "loaded": loaded,
         "reconciled": reconciled,
         "warehouse": str(Path(data_dir) / "warehouse.duckdb"),

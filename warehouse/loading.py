@@ -13,19 +13,20 @@ Idempotent: loading the same run again leaves every table's content unchanged. K
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import duckdb
 import polars as pl
 
 from harvesters.landing import FILES_DIR, RawRun, list_runs
-from warehouse.database import WarehouseError, open_warehouse, warehouse_path
+from warehouse.database import WarehouseError, open_warehouse, pending, warehouse_path
 from warehouse.normalize import mappings
 from warehouse.normalize.documents import CARD_FAILURES, DocumentError, card_lineage_fields, parse_card, parse_config
 from warehouse.normalize.listing import (
@@ -34,6 +35,8 @@ from warehouse.normalize.listing import (
     EXCERPT,
     PAGE_BYTES,
     RunContext,
+    _line_by_line,
+    _read,
     normalize_listing,
     read_listing,
 )
@@ -357,50 +360,223 @@ def _normalize_page(prepared: PreparedPage, ctx: RunContext, config_facts: pl.Da
     return frames
 
 
+@dataclass
+class RunInputs:
+    """What every page of a run needs besides its own lines: the manifest, the run's context, fetch outcomes."""
+
+    manifest: dict[str, Any]
+    ctx: RunContext
+    formulas: dict[str, str]
+    fetches: pl.DataFrame
+
+
+def run_inputs(run: RawRun) -> RunInputs:
+    try:
+        manifest = run.read_manifest()
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LoadError(f"run {run.run_id!r}: cannot read run.json ({exc})") from exc
+    fetches = _fetch_outcomes(run) if run.fetches_path.exists() else _landed_files(run)
+    return RunInputs(manifest, run_context(run.run_id, manifest), mappings.params_formulas(), fetches)
+
+
+@dataclass
+class NormalizedPage:
+    """One listing page ready to write: normalized frames, its parsed files, which repos listed siblings.
+
+    Plain Polars frames, a list and a Counter: picklable, so a Dask worker can ship it back (or stage it).
+    """
+
+    index: int
+    frames: dict[str, pl.DataFrame]
+    files: FilePage
+    has_siblings: pl.DataFrame
+
+
 def _pipelined_pages(
-    con: duckdb.DuckDBPyConnection, run: RawRun, ctx: RunContext, fetches: pl.DataFrame, formulas: dict[str, str], page_bytes: int
-) -> Iterator[tuple[PreparedPage, dict[str, pl.DataFrame]]]:
-    """(prepared page, normalized frames) in file order, computed ahead of the caller's writes.
+    con: duckdb.DuckDBPyConnection, run: RawRun, inputs: RunInputs, page_bytes: int
+) -> Iterator[NormalizedPage]:
+    """Normalized pages in file order, computed ahead of the caller's writes.
 
     While the caller writes page k (DuckDB, this thread), page k+1 is normalized and page k+2 read and its
     files parsed, each in a worker thread (Polars and DuckDB release the GIL). Only this thread touches the
     connection: page k+1's stored facts are read (``carry_forward_facts``) before page k is written, which
     gives the same facts as after it: a page's writes to model_configs/model_cards are of files fetched in
-    this run, and a repo whose files this run fetched never takes carried facts on any page.
+    this run, and a repo whose files this run fetched never takes carried facts on any page. The same
+    argument makes it safe to read every page's facts before any page is written (``iter_normalized``).
     """
     pages = read_listing(run.models_path, run.run_id, page_bytes)
 
     def prepare() -> PreparedPage | None:  # one at a time: each is submitted once the previous one is done
         item = next(pages, None)
-        return None if item is None else _prepare_page(run, item[0], item[1], fetches, formulas)
+        return None if item is None else _prepare_page(run, item[0], item[1], inputs.fetches, inputs.formulas)
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="load-page")
+    index = 0
     try:
         ahead = pool.submit(prepare)
-        pending: tuple[PreparedPage, Future] | None = None
+        pending_page: tuple[PreparedPage, Future] | None = None
         while (prepared := ahead.result()) is not None:
             ahead = pool.submit(prepare)
             config_facts, card_facts = carry_forward_facts(con, prepared.ids, prepared.files)
-            normalizing = pool.submit(_normalize_page, prepared, ctx, config_facts, card_facts)
-            if pending is not None:
-                yield pending[0], pending[1].result()
-            pending = (prepared, normalizing)
-        if pending is not None:
-            yield pending[0], pending[1].result()
+            normalizing = pool.submit(_normalize_page, prepared, inputs.ctx, config_facts, card_facts)
+            if pending_page is not None:
+                yield NormalizedPage(index, pending_page[1].result(), pending_page[0].files, pending_page[0].has_siblings)
+                index += 1
+            pending_page = (prepared, normalizing)
+        if pending_page is not None:
+            yield NormalizedPage(index, pending_page[1].result(), pending_page[0].files, pending_page[0].has_siblings)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         pages.close()
 
 
-def _load(con: duckdb.DuckDBPyConnection, run: RawRun, page_bytes: int = PAGE_BYTES) -> dict[str, Any]:
-    """Everything of one run, inside the caller's transaction. Returns rows written per table and stage counts."""
+# ------------------------------------------------------------------ shards: plan, normalize (read-only), write (one writer)
+@dataclass(frozen=True)
+class PageSpan:
+    """A page of models.ndjson: bytes [start, end), cut at line ends exactly as ``read_listing`` cuts them."""
+
+    index: int
+    start: int
+    end: int
+    first_line: int  # 1-based number of the span's first line (quarantine reasons name lines)
+
+
+def plan_pages(run: RawRun, page_bytes: int = PAGE_BYTES) -> list[PageSpan]:
+    """The run's listing pages as byte spans (one pass over the file, counting lines; nothing is parsed)."""
+    if not run.models_path.exists():
+        return []
+    spans: list[PageSpan] = []
+    start = pos = 0
+    line = 1
+    tail_blank = True  # the bytes after the last cut hold no newline; do they hold anything but whitespace?
+    with open(run.models_path, "rb") as fh:
+        while chunk := fh.read(page_bytes):
+            pos += len(chunk)
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                tail_blank = tail_blank and not chunk.strip()
+                continue
+            end = pos - len(chunk) + cut + 1
+            spans.append(PageSpan(len(spans), start, end, line))
+            line += chunk.count(b"\n", 0, cut + 1)
+            start, tail_blank = end, not chunk[cut + 1 :].strip()
+    if start < pos and not tail_blank:
+        spans.append(PageSpan(len(spans), start, pos, line))
+    return spans
+
+
+def read_span(run: RawRun, span: PageSpan) -> tuple[pl.DataFrame, list[dict]]:
+    """One span of models.ndjson as (LISTING_SCHEMA frame, quarantine rows), the same as ``read_listing``'s page."""
+    with open(run.models_path, "rb") as fh:
+        fh.seek(span.start)
+        buf = fh.read(span.end - span.start)
     try:
-        manifest = run.read_manifest()
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LoadError(f"run {run.run_id!r}: cannot read run.json ({exc})") from exc
-    ctx = run_context(run.run_id, manifest)
-    formulas = mappings.params_formulas()
-    fetches = _fetch_outcomes(run) if run.fetches_path.exists() else _landed_files(run)
+        return _read(buf), []
+    except Exception:  # noqa: BLE001 - the page does not fit: find the culprits line by line
+        lines = [(span.first_line + i, line.strip()) for i, line in enumerate(buf.split(b"\n"))]
+        return _line_by_line([(n, line) for n, line in lines if line], run.run_id)
+
+
+def _stored_facts_reader(db_path: Path | str | None) -> duckdb.DuckDBPyConnection | None:
+    """A READ-ONLY connection for carried-forward facts, or None when there is no warehouse yet."""
+    if db_path is None or not Path(db_path).exists():
+        return None
+    con = open_warehouse(db_path, read_only=True)
+    if pending(con):
+        con.close()
+        raise LoadError(f"warehouse {db_path} has pending migrations: migrate it (migrate_warehouse) before normalizing shards")
+    return con
+
+
+def iter_normalized(run: RawRun, spans: Iterable[PageSpan], db_path: Path | str | None, inputs: RunInputs | None = None) -> Iterator[NormalizedPage]:
+    """Normalize spans of a run, carrying stored facts forward through one read-only connection.
+
+    The facts read are those stored before this run's load: call it before the writer opens (a writer
+    holds DuckDB's file lock, and the facts must not include this run's own writes anyway, see
+    ``_pipelined_pages`` on why that gives the same result as the one-connection load).
+    """
+    inputs = inputs or run_inputs(run)
+    con = _stored_facts_reader(db_path)
+    try:
+        for span in spans:
+            page, bad = read_span(run, span)
+            prepared = _prepare_page(run, page, bad, inputs.fetches, inputs.formulas)
+            if con is None:
+                config_facts, card_facts = prepared.files.config_facts, prepared.files.card_facts
+            else:
+                config_facts, card_facts = carry_forward_facts(con, prepared.ids, prepared.files)
+            frames = _normalize_page(prepared, inputs.ctx, config_facts, card_facts)
+            yield NormalizedPage(span.index, frames, prepared.files, prepared.has_siblings)
+    finally:
+        if con is not None:
+            con.close()
+
+
+def normalize_page(run: RawRun, span: PageSpan, db_path: Path | str | None, inputs: RunInputs | None = None) -> NormalizedPage:
+    """One span, normalized with stored facts read through a read-only connection (see ``iter_normalized``)."""
+    (page,) = iter_normalized(run, [span], db_path, inputs)  # runs the generator to its end: the connection closes
+    return page
+
+
+def migrate_warehouse(db_path: Path | str) -> None:
+    """Bring the warehouse to the latest schema (a brief writer) so that shards can read it read-only."""
+    open_warehouse(db_path).close()
+
+
+def write_normalized(db_path: Path | str, run: RawRun, pages: Iterable[NormalizedPage], inputs: RunInputs | None = None) -> dict[str, int]:
+    """Write normalized pages (in index order) plus file_fetches, harvest_runs and deletions: ONE transaction."""
+    inputs = inputs or run_inputs(run)
+    con = open_warehouse(db_path)
+    try:
+        return _in_transaction(con, lambda: _write_run(con, run, inputs, pages))
+    finally:
+        con.close()
+
+
+# a staged page: one Arrow IPC file per frame (exact Polars dtypes) and a JSON sidecar for the small rest
+STAGED_FILE_FRAMES = ("configs", "cards")
+
+
+def staging_dir(data_dir: Path | str, run_id: str) -> Path:
+    return Path(data_dir) / "staging" / run_id
+
+
+def stage_page(page: NormalizedPage, directory: Path | str) -> Path:
+    """Write a normalized page under ``directory/page-<index>/`` (written aside, then renamed: atomic)."""
+    final = Path(directory) / f"page-{page.index:06d}"
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, frame in page.frames.items():
+        frame.write_ipc(tmp / f"frame.{name}.arrow")
+    for name in STAGED_FILE_FRAMES:
+        getattr(page.files, name).write_ipc(tmp / f"files.{name}.arrow")
+    page.has_siblings.write_ipc(tmp / "has_siblings.arrow")
+    meta = {"index": page.index, "frames": list(page.frames), "quarantine": page.files.quarantine, "statuses": dict(page.files.statuses)}
+    (tmp / "page.json").write_text(json.dumps(meta, default=str))
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final
+
+
+def read_staged(directory: Path | str) -> NormalizedPage:
+    directory = Path(directory)
+    meta = json.loads((directory / "page.json").read_text())
+    frames = {name: pl.read_ipc(directory / f"frame.{name}.arrow") for name in meta["frames"]}
+    files = FilePage(
+        configs=pl.read_ipc(directory / "files.configs.arrow"),
+        cards=pl.read_ipc(directory / "files.cards.arrow"),
+        config_facts=pl.DataFrame(schema=CONFIG_FACTS_SCHEMA),  # used by normalization only, not by the writer
+        card_facts=pl.DataFrame(schema=CARD_FACTS_SCHEMA),
+        quarantine=meta["quarantine"],
+        statuses=Counter(meta["statuses"]),
+    )
+    return NormalizedPage(meta["index"], frames, files, pl.read_ipc(directory / "has_siblings.arrow"))
+
+
+def _write_run(con: duckdb.DuckDBPyConnection, run: RawRun, inputs: RunInputs, pages: Iterable[NormalizedPage]) -> dict[str, Any]:
+    """Everything of one run, inside the caller's transaction. Returns rows written per table and stage counts."""
+    manifest, ctx, fetches = inputs.manifest, inputs.ctx, inputs.fetches
     con.execute("DELETE FROM quarantine WHERE run_id = ?", [run.run_id])
 
     written: Counter = Counter()  # rows written (a reload writes fewer: unchanged files are skipped)
@@ -408,18 +584,21 @@ def _load(con: duckdb.DuckDBPyConnection, run: RawRun, page_bytes: int = PAGE_BY
     files_status: Counter = Counter()
     listing = Counter()
     watermark: datetime | None = None
-    if run.models_path.exists():
-        for prepared, frames in _pipelined_pages(con, run, ctx, fetches, formulas, page_bytes):
-            files = prepared.files
-            listing["pages"] += 1
-            files_status.update(files.statuses)
-            written.update(_write_page(con, run.run_id, frames, files, prepared.has_siblings))
-            normalized.update({name: frame.height for name, frame in frames.items()})
-            normalized.update(model_configs=files.configs.height, model_cards=files.cards.height)
-            listing["models"] += frames["models"].height
-            page_max = frames["models"]["last_modified"].max()
-            if page_max is not None and (watermark is None or page_max > watermark):
-                watermark = page_max
+    last_index = -1
+    for page in pages:
+        if page.index <= last_index:
+            raise LoadError(f"run {run.run_id!r}: page {page.index} written after page {last_index} (pages must come in file order)")
+        last_index = page.index
+        files, frames = page.files, page.frames
+        listing["pages"] += 1
+        files_status.update(files.statuses)
+        written.update(_write_page(con, run.run_id, frames, files, page.has_siblings))
+        normalized.update({name: frame.height for name, frame in frames.items()})
+        normalized.update(model_configs=files.configs.height, model_cards=files.cards.height)
+        listing["models"] += frames["models"].height
+        page_max = frames["models"]["last_modified"].max()
+        if page_max is not None and (watermark is None or page_max > watermark):
+            watermark = page_max
     written["file_fetches"] = record_file_fetches(con, run.run_id, fetches)
     quarantined = dict(con.execute("SELECT stage, count(*) FROM quarantine WHERE run_id = ? GROUP BY stage ORDER BY stage", [run.run_id]).fetchall())
     counts = {
@@ -447,6 +626,17 @@ def _load(con: duckdb.DuckDBPyConnection, run: RawRun, page_bytes: int = PAGE_BY
     if listing["models"]:
         out["deleted"] = mark_deleted(con, run.run_id, manifest.get("scope"), ctx.observed_on)
     return out
+
+
+def _load(con: duckdb.DuckDBPyConnection, run: RawRun, page_bytes: int = PAGE_BYTES) -> dict[str, Any]:
+    """Everything of one run, inside the caller's transaction: read, normalize and write overlapped."""
+    inputs = run_inputs(run)
+
+    def pages() -> Iterator[NormalizedPage]:  # starts once _write_run has cleared the run's quarantine
+        if run.models_path.exists():
+            yield from _pipelined_pages(con, run, inputs, page_bytes)
+
+    return _write_run(con, run, inputs, pages())
 
 
 def _open_run(raw_run_dir: Path | str) -> RawRun:
