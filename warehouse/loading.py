@@ -35,10 +35,9 @@ from warehouse.normalize.listing import (
     EXCERPT,
     PAGE_BYTES,
     RunContext,
-    _line_by_line,
-    _read,
     normalize_listing,
     read_listing,
+    read_page,
 )
 from warehouse.schemas import CARDS_SCHEMA, CONFIGS_SCHEMA, FETCH_SCHEMA, MODELS_SCHEMA, QUARANTINE_SCHEMA, conform
 
@@ -470,11 +469,7 @@ def read_span(run: RawRun, span: PageSpan) -> tuple[pl.DataFrame, list[dict]]:
     with open(run.models_path, "rb") as fh:
         fh.seek(span.start)
         buf = fh.read(span.end - span.start)
-    try:
-        return _read(buf), []
-    except Exception:  # noqa: BLE001 - the page does not fit: find the culprits line by line
-        lines = [(span.first_line + i, line.strip()) for i, line in enumerate(buf.split(b"\n"))]
-        return _line_by_line([(n, line) for n, line in lines if line], run.run_id)
+    return read_page(buf, span.first_line, run.run_id)
 
 
 def _stored_facts_reader(db_path: Path | str | None) -> duckdb.DuckDBPyConnection | None:

@@ -98,15 +98,17 @@ def _line_by_line(lines: list[bytes], run_id: str) -> tuple[pl.DataFrame, list[d
     return frame, bad
 
 
+def read_page(buf: bytes, first_line: int, run_id: str) -> tuple[pl.DataFrame, list[dict]]:
+    """One page of ndjson lines as (LISTING_SCHEMA frame, quarantine rows); lines numbered from ``first_line``."""
+    try:
+        return _read(buf), []
+    except Exception:  # noqa: BLE001 - the page does not fit: find the culprits line by line
+        lines = [(first_line + i, line.strip()) for i, line in enumerate(buf.split(b"\n"))]
+        return _line_by_line([(n, line) for n, line in lines if line], run_id)
+
+
 def read_listing(path: Path, run_id: str, page_bytes: int = PAGE_BYTES) -> Iterator[tuple[pl.DataFrame, list[dict]]]:
     """Pages of models.ndjson (about ``page_bytes`` each, cut at line ends) as (LISTING_SCHEMA frame, quarantine rows)."""
-
-    def flush(buf: bytes, first_line: int) -> tuple[pl.DataFrame, list[dict]]:
-        try:
-            return _read(buf), []
-        except Exception:  # noqa: BLE001 - the page does not fit: find the culprits line by line
-            lines = [(first_line + i, line.strip()) for i, line in enumerate(buf.split(b"\n"))]
-            return _line_by_line([(n, line) for n, line in lines if line], run_id)
 
     line_number = 1
     carry = b""
@@ -118,10 +120,10 @@ def read_listing(path: Path, run_id: str, page_bytes: int = PAGE_BYTES) -> Itera
                 carry = buf
                 continue
             page, carry = buf[: cut + 1], buf[cut + 1 :]
-            yield flush(page, line_number)
+            yield read_page(page, line_number, run_id)
             line_number += page.count(b"\n")
     if carry.strip():
-        yield flush(carry, line_number)
+        yield read_page(carry, line_number, run_id)
 
 
 # ------------------------------------------------------------------ normalizing
