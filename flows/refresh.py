@@ -113,7 +113,11 @@ def plan_normalize(data_dir: str, run_id: str, page_bytes: int | None = None) ->
     from warehouse.loading import PAGE_BYTES, migrate_warehouse, plan_pages, staging_dir
 
     migrate_warehouse(warehouse_path(data_dir))
-    shutil.rmtree(staging_dir(data_dir, run_id), ignore_errors=True)  # a resumed run's leftovers
+    # leftovers: this run's (resumed) and those of runs no longer running (they restage if resumed)
+    for leftover in staging_dir(data_dir, run_id).parent.glob("*"):
+        manifest = Path(data_dir) / "raw" / leftover.name / "run.json"
+        if leftover.name == run_id or not manifest.exists() or RawRun.open(Path(data_dir), leftover.name).read_manifest().get("status") != "running":
+            shutil.rmtree(leftover, ignore_errors=True)
     spans = plan_pages(RawRun.open(Path(data_dir), run_id), page_bytes or PAGE_BYTES)
     get_run_logger().info("%d listing pages to normalize", len(spans))
     return spans

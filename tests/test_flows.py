@@ -248,3 +248,17 @@ def test_listing_pages_are_normalized_in_shards_on_dask_and_written_by_one_task(
     assert not (dask / "staging" / result["run_id"]).exists()  # staged pages are removed once written
     # pages counted in harvest_runs differ (one vs several); every table compared here is the same
     assert content(dask) == content(threads)
+
+
+def test_staging_left_by_runs_no_longer_running_is_cleared(replay_hub, data_dir):
+    from flows.refresh import nightly_refresh
+
+    crashed = RawRun.create(data_dir)
+    crashed.write_manifest(status="failed")
+    running = RawRun.create(data_dir)  # another run still in flight keeps its staging
+    for run in (crashed, running):
+        (data_dir / "staging" / run.run_id / "page-000000").mkdir(parents=True)
+
+    nightly_refresh(endpoint=replay_hub().url, data_dir=str(data_dir), scope="metadata")
+    assert not (data_dir / "staging" / crashed.run_id).exists()
+    assert (data_dir / "staging" / running.run_id).exists()
