@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from urllib.parse import urlencode
 
+import httpx2
+import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
 from harvesters.replay import Snapshot
+from harvesters.replay.app import HubApp, Request
+from harvesters.replay.snapshot import DirectorySnapshot
 from harvesters.replay.synthetic import DEMO_SNAPSHOT, SyntheticSnapshot
 from harvesters.settings import LISTING_EXPAND
 
@@ -63,3 +69,62 @@ def test_lazy_and_strict_about_ids():
     assert snapshot.model_body("google-bert/bert-base-uncased") is None
     assert snapshot.file(ids[0], "../../etc/passwd") is None
     assert snapshot.redirect(ids[0]) is None
+
+
+def test_a_million_model_hub_serves_pages_without_building_the_index(replay_hub):
+    snapshot = SyntheticSnapshot(1_000_000, seed=3)
+    ids = snapshot.ids()
+    hub = replay_hub(snapshot, page_size=100)
+    get = functools.partial(httpx2.get, timeout=120)  # a search walks ids (not bodies) up to its first match
+    first = get(f"{hub.url}/api/models", params=[("expand", e) for e in LISTING_EXPAND])
+    assert first.status_code == 200 and [m["id"] for m in first.json()] == ids[:100]
+    second = get(first.links["next"]["url"])  # the Link cursor of page 1
+    assert [m["id"] for m in second.json()] == ids[100:200] and set(second.json()[0]) == set(first.json()[0])
+    # a page from the middle: an org halfway through the ids, then its next page through the Link cursor
+    owner = ids[500_000].split("/")[0]
+    middle = get(f"{hub.url}/api/models", params={"author": owner, "limit": 60})
+    following = get(middle.links["next"]["url"])
+    org = [i for i in ids[499_900:500_200] if i.startswith(owner + "/")]
+    assert [m["id"] for m in middle.json() + following.json()] == org and "next" not in following.links
+    found = get(f"{hub.url}/api/models", params={"search": owner.upper(), "limit": 30}).json()
+    assert [m["id"] for m in found] == org[:30]
+    last = get(f"{hub.url}/api/models", params={"direction": "-1", "limit": 5}).json()
+    assert [m["id"] for m in last] == ids[-5:][::-1]
+    index = hub.app.listing_index()
+    assert not index.index_built
+    assert index.bodies_read <= 2 * 101 + 61 + 41 + 31 + 6  # only the served bodies and one look-ahead per page
+
+
+def _listing(app: HubApp, **params) -> list[str]:
+    """Every id the listing serves for ``params``, following the Link header."""
+    query, served = urlencode({**params, "expand": "downloads"}), []
+    while True:
+        response = app.handle(Request("GET", "/api/models", query, {}, "http://hub"))
+        assert response.status == 200
+        served += [m["id"] for m in json.loads(response.body)]
+        link = response.headers.get("Link")
+        if link is None:
+            return served
+        query = link[1 : link.index(">")].split("?", 1)[1]
+
+
+@pytest.mark.parametrize("snapshot", [DirectorySnapshot(DEMO_SNAPSHOT), SyntheticSnapshot(N, seed=4)], ids=repr)
+def test_streamed_pages_match_the_index(snapshot):
+    ids = list(snapshot.ids())
+    bodies = {i: snapshot.model(i) for i in ids}
+    author = {i: str(b.get("author") or (i.split("/")[0] if "/" in i else "")).lower() for i, b in bodies.items()}
+    cases = [
+        ({}, ids),
+        ({"direction": "-1"}, ids[::-1]),
+        ({"search": "BERT"}, [i for i in ids if "bert" in i.lower()]),
+        ({"search": "-00", "direction": "-1"}, [i for i in ids if "-00" in i][::-1]),
+        ({"author": "OpenAI-Community"}, [i for i in ids if author[i] == "openai-community"]),  # gpt2 too
+        ({"author": ids[-1].split("/")[0], "search": "a"}, [i for i in ids if author[i] == ids[-1].split("/")[0].lower() and "a" in i.lower()]),
+    ]  # fmt: skip
+    for limit in (1, 7, 1000):
+        for params, expected in cases:
+            app = HubApp(snapshot, page_size=limit)
+            assert _listing(app, **params) == expected, params
+            assert not app.listing_index().index_built
+    app = HubApp(snapshot, page_size=7)
+    assert _listing(app, sort="downloads", direction="1")[:3] and app.listing_index().index_built

@@ -4,6 +4,9 @@ Order: with ``sort`` (createdAt, lastModified, downloads, likes, trendingScore) 
 -1 (the Hub's default) or 1, ties broken by id; models without the field sort lowest (last when descending).
 Without ``sort``: by id ascending (``direction=-1`` reverses). The cursor is opaque (base64 JSON of the last
 item's sort key), so paging stays correct when models are added or removed between pages.
+
+Id-order queries filtered at most by search/author stream from ``Snapshot.ids()`` (cost of one page, no
+index); the others build the full index once per snapshot version (see ``ListingIndex``).
 """
 
 from __future__ import annotations
@@ -176,39 +179,80 @@ def decode_cursor(cursor: str, sort: str | None) -> tuple[int, Any, str]:
         raise BadQuery(f"invalid cursor: {exc}") from None
 
 
+def _author(data: dict[str, Any], repo_id: str) -> str:
+    """The lowercased author the ``author=`` filter compares with: the body's, else the id's owner."""
+    return str(data.get("author") or (repo_id.split("/")[0] if "/" in repo_id else "")).lower()
+
+
+def streams(query: ListingQuery) -> bool:
+    """Whether ``query`` is answered by walking ``Snapshot.ids()`` (id order, search/author only)."""
+    return query.sort is None and not query.filters and query.pipeline_tag is None and query.gated is None
+
+
 class ListingIndex:
-    """Filter facts of every model, built once per snapshot version; ordered results cached per selection."""
+    """The listing of one snapshot version.
+
+    Queries in id order that filter only by ``search``/``author`` (the default listing, the harvest's) are
+    streamed: page k walks ``Snapshot.ids()`` from the cursor (a bisect) and reads only the bodies it serves
+    (plus one to know whether a next page exists), so the first page of a million-model Hub costs one page.
+    ``sort``, ``filter``, ``pipeline_tag`` and ``gated`` need the filter facts of every model: that index
+    is built on their first use (one body read per model) and its ordered results cached per selection.
+    Both paths use the same cursor (the last item's sort key), so a cursor survives a changed snapshot.
+    A snapshot may offer ``author_span(author) -> (start, stop)``, the positions in ``ids()`` of that
+    author's models (contiguous), to stream ``author=`` without reading the bodies of other authors.
+    """
 
     def __init__(self, snapshot: Snapshot, version: Hashable) -> None:
         self.version = version
         self._snapshot = snapshot
-        self._rows: list[_Row] = []
-        for repo_id in snapshot.ids():
-            data = snapshot.model(repo_id)
+        self._rows: list[_Row] | None = None
+        self._build_lock = threading.Lock()
+        self._ordered: OrderedDict[tuple, tuple[list[_Row], list[tuple]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.bodies_read = 0  # Snapshot.model() calls made by this index (the index build and the pages)
+
+    @property
+    def index_built(self) -> bool:
+        """Whether the full index (every model's filter facts) has been built."""
+        return self._rows is not None
+
+    def __len__(self) -> int:
+        return len(self._all_rows())
+
+    def _read(self, repo_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            self.bodies_read += 1
+        return self._snapshot.model(repo_id)
+
+    def _all_rows(self) -> list[_Row]:
+        with self._build_lock:
+            if self._rows is None:
+                self._rows = self._build()
+            return self._rows
+
+    def _build(self) -> list[_Row]:
+        rows: list[_Row] = []
+        for repo_id in self._snapshot.ids():
+            data = self._read(repo_id)
             if data is None:
                 continue  # removed between ids() and model(): the next version() sees it
             tags = data.get("tags") or []
             library, pipeline = data.get("library_name"), data.get("pipeline_tag")
             terms = {str(t).lower() for t in tags if isinstance(t, str)}
             terms.update(str(v).lower() for v in (library, pipeline) if v)
-            author = data.get("author") or (repo_id.split("/")[0] if "/" in repo_id else "")
             gated = data.get("gated")
-            self._rows.append(
+            rows.append(
                 _Row(
                     id=repo_id,
                     id_lower=repo_id.lower(),
-                    author=str(author).lower(),
+                    author=_author(data, repo_id),
                     terms=frozenset(terms),
                     pipeline_tag=str(pipeline or "").lower(),
                     gated=gated not in (None, False),
                     sort_values={name: data[name] for name in SORT_FIELDS if name in data},
                 )
             )
-        self._ordered: OrderedDict[tuple, tuple[list[_Row], list[tuple]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._rows)
+        return rows
 
     def _matches(self, row: _Row, query: ListingQuery) -> bool:
         if query.search and query.search.lower() not in row.id_lower:
@@ -227,7 +271,7 @@ class ListingIndex:
             if hit is not None:
                 self._ordered.move_to_end(query.selection)
                 return hit
-        rows = [row for row in self._rows if self._matches(row, query)]
+        rows = [row for row in self._all_rows() if self._matches(row, query)]
         keyed = sorted(((_sort_key(row.sort_values, query.sort, row.id), row) for row in rows), key=lambda kr: kr[0])
         result = ([row for _, row in keyed], [key for key, _ in keyed])
         with self._lock:
@@ -238,6 +282,8 @@ class ListingIndex:
 
     def page(self, query: ListingQuery) -> tuple[list[dict[str, Any]], str | None]:
         """One page of projected items and the next cursor (None on the last page)."""
+        if streams(query):
+            return self._stream_page(query)
         rows, keys = self._ordered_rows(query)
         after = decode_cursor(query.cursor, query.sort) if query.cursor else None
         if not query.descending:
@@ -250,8 +296,43 @@ class ListingIndex:
             more = end - query.limit > 0
         items = []
         for i in picked:
-            data = self._snapshot.model(rows[i].id)
+            data = self._read(rows[i].id)
             if data is not None:  # None: removed since this index was built
                 items.append(project(data, query.fields))
         cursor = encode_cursor(query.sort, keys[picked[-1]]) if picked and more else None
+        return items, cursor
+
+    def _stream_page(self, query: ListingQuery) -> tuple[list[dict[str, Any]], str | None]:
+        """A page in id order, walking ids from the cursor: O(walked ids + page) per request, no index."""
+        ids = self._snapshot.ids()  # sorted by id: the cursor's id is found by bisection
+        author = query.author.lower() if query.author else None
+        author_span = getattr(self._snapshot, "author_span", None) if author else None
+        low, high = author_span(author) if author_span is not None else (0, len(ids))
+        after = decode_cursor(query.cursor, None)[2] if query.cursor else None
+        if not query.descending:
+            start = bisect_right(ids, after, low, high) if after is not None else low
+            positions: Iterable[int] = range(start, high)
+        else:
+            end = bisect_left(ids, after, low, high) if after is not None else high
+            positions = range(end - 1, low - 1, -1)
+        search = query.search.lower() if query.search else None
+        check_author = author is not None and author_span is None  # else every id in [low, high) matches
+        items: list[dict[str, Any]] = []
+        last: str | None = None
+        more = False
+        for i in positions:
+            repo_id = ids[i]
+            if search is not None and search not in repo_id.lower():
+                continue
+            data = self._read(repo_id)
+            if data is None:
+                continue  # removed since ids() was read
+            if check_author and _author(data, repo_id) != author:
+                continue
+            if len(items) == query.limit:
+                more = True  # one more match exists: the next page is not empty
+                break
+            items.append(project(data, query.fields))
+            last = repo_id
+        cursor = encode_cursor(None, (1, "", last)) if more and last is not None else None
         return items, cursor

@@ -213,6 +213,20 @@ class SyntheticSnapshot:
         data = self.model(repo_id)
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() if data is not None else None
 
+    def author_span(self, author: str) -> tuple[int, int]:
+        """Positions ``[start, stop)`` in ``ids()`` of the models whose ``author`` is ``author`` (any case).
+
+        Every body's author is its org (``synth-org-NNNN``, lowercase) and an org's ids are contiguous: the
+        listing streams ``author=`` from here without reading a body it does not serve.
+        """
+        digits = author.lower().removeprefix(ORG_PREFIX)
+        if not author.lower().startswith(ORG_PREFIX) or len(digits) != self._org_width or not digits.isdigit():
+            return (0, 0)
+        org = int(digits)
+        if org >= self.orgs:
+            return (0, 0)
+        return (org * self.per_org, min(self.n, (org + 1) * self.per_org))
+
     def template_of(self, repo_id: str) -> str | None:
         """The id of the real body ``repo_id`` was re-keyed from."""
         located = self._locate(repo_id)
