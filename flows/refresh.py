@@ -14,10 +14,10 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from flows.config import RefreshConfig, load_config
-from harvesters.harvest import FileTarget, fetch_one, files_in_scope, land_listing
+from harvesters.harvest import FileTarget, fetch_files, files_in_scope, land_listing
 from harvesters.hub import HubClient, ListingQuery
 from harvesters.landing import RawRun
-from harvesters.ratelimit import HubRateLimiter, shared_limiter
+from harvesters.ratelimit import shared_limiter, tier_quotas
 from harvesters.scope import FileScope, needs_fetch, select_models
 from harvesters.settings import default_endpoint
 
@@ -46,7 +46,7 @@ def listing_scope_key(query: ListingQuery) -> str:
 def _client(endpoint: str, config: RefreshConfig, processes: int = 1) -> HubClient:
     """A client behind the process-wide rate limiter; quotas are split between parallel processes."""
     share = max(1, processes)
-    quotas = HubRateLimiter.for_tier(config.tier, api=config.rate_api, resolvers=config.rate_resolvers).quotas
+    quotas = tier_quotas(config.tier, api=config.rate_api, resolvers=config.rate_resolvers)
     shared_limiter({bucket: max(1, quota // share) for bucket, quota in quotas.items()})
     return HubClient(endpoint)
 
@@ -94,13 +94,14 @@ def plan_fetches(data_dir: str, run_id: str, scope: str, config: RefreshConfig, 
 
 @task(name="fetch-shard", retries=1, retry_delay_seconds=[10])
 def fetch_shard(endpoint: str, data_dir: str, run_id: str, targets: list[FileTarget], config: RefreshConfig, processes: int) -> list[dict]:
-    """Fetch one shard's files (bounded threads, rate-limited); landing is atomic per file."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Fetch one shard's files (bounded threads, rate-limited); landing is atomic per file.
 
+    The outcomes go back to the flow, the single writer of the run's fetch log.
+    """
     run = RawRun.open(Path(data_dir), run_id)
-    client = _client(endpoint, config, processes)
-    with ThreadPoolExecutor(max_workers=max(1, config.concurrency)) as pool:
-        return list(pool.map(lambda target: fetch_one(client, run, target), targets))
+    outcomes: list[dict] = []
+    fetch_files(_client(endpoint, config, processes), run, targets, concurrency=config.concurrency, record=outcomes.append)
+    return outcomes
 
 
 @task(name="plan-normalize")

@@ -81,8 +81,14 @@ def fetch_files(
     targets: Iterable[FileTarget],
     concurrency: int = FETCH_CONCURRENCY,
     progress: Progress = _quiet,
+    record: Callable[[dict], None] | None = None,
 ) -> Counter:
-    """Fetch files concurrently (bounded); a resumed run skips what it already landed."""
+    """Fetch files concurrently (bounded); a resumed run skips what it already landed.
+
+    Each outcome goes to ``record`` (default: the run's fetch log), always from this thread, so a
+    caller that is the fetch log's single writer (the flow, over shards) can collect them instead.
+    """
+    record = record or (lambda outcome: run.record_fetch(**outcome))
     done = run.fetch_outcomes()
     todo = [t for t in targets if done.get((t.repo_id, t.path), {}).get("status") not in ("ok", "missing", "gated", "not_found")]
     statuses: Counter = Counter(row["status"] for row in done.values())
@@ -93,7 +99,7 @@ def fetch_files(
         futures = [pool.submit(fetch_one, client, run, target) for target in todo]
         for number, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
-            run.record_fetch(**outcome)  # one writer: this thread
+            record(outcome)  # one writer: this thread
             statuses[outcome["status"]] += 1
             if number % 50 == 0 or number == len(todo):
                 progress(f"files: {number}/{len(todo)} ({dict(statuses)})")

@@ -28,6 +28,13 @@ QUOTAS = {
 _RATELIMIT = re.compile(r'"?(?P<bucket>[\w-]+)"?\s*;\s*r=(?P<remaining>\d+)\s*;\s*t=(?P<reset>\d+)')
 
 
+def tier_quotas(tier: str = "anonymous", **overrides: int | None) -> dict[str, int]:
+    """The published quotas of a tier, with any given override (None or 0: keep the tier's)."""
+    quotas = dict(QUOTAS[tier])
+    quotas.update({bucket: value for bucket, value in overrides.items() if value})
+    return quotas
+
+
 def bucket_of(path: str) -> str:
     """Which quota a request counts against: file resolvers or the API."""
     return "resolvers" if "/resolve/" in path else "api"
@@ -49,11 +56,6 @@ class HubRateLimiter:
         self.waited_s = 0.0
         self.throttled = 0
 
-    @classmethod
-    def for_tier(cls, tier: str = "anonymous", **overrides: int) -> "HubRateLimiter":
-        quotas = dict(QUOTAS[tier])
-        quotas.update({k: v for k, v in overrides.items() if v})
-        return cls(quotas=quotas)
 
     def acquire(self, bucket: str) -> None:
         """Block until one more request of ``bucket`` fits its window and no shared pause is on."""
