@@ -21,6 +21,9 @@ for _key, _value in {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "DO_NOT_TRACK": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
+    # Dask's worker profiler samples every thread's stack every 10 ms (sys._current_frames); with
+    # many short-lived fetch threads it deadlocked a worker process here once: off by default.
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
 }.items():
     os.environ.setdefault(_key, _value)
 

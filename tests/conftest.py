@@ -20,6 +20,7 @@ os.environ.update(
         "DO_NOT_TRACK": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
         "HF_HOME": str(_SESSION_TMP / "hf-home"),
         # never reach the live Hub from a test: anything not pointed elsewhere hits a closed port
         "HF_ENDPOINT": "http://127.0.0.1:9",
