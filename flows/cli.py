@@ -33,10 +33,6 @@ def fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _bundled_snapshot() -> Path:
-    return Path(__file__).resolve().parent.parent / "harvesters" / "demo_snapshot"
-
-
 def _task_runner(name: str, dask_address: str | None, workers: int):
     """The Prefect task runner: threads by default, or a Dask cluster (local, or at --dask-address)."""
     if name == "default":
@@ -108,8 +104,9 @@ def refresh(
 def demo(data_dir: Path = DataDirOption) -> None:
     """Start the bundled replay Hub on a free loopback port and run the whole refresh against it, offline."""
     from harvesters.replay import ReplayHub
+    from harvesters.settings import DEMO_SNAPSHOT
 
-    with ReplayHub(_bundled_snapshot(), host="127.0.0.1", port=0) as hub:
+    with ReplayHub(DEMO_SNAPSHOT, host="127.0.0.1", port=0) as hub:
         console.print(f"replay Hub serving the bundled snapshot at {hub.url}")
         result = _run_refresh(hub.url, data_dir, scope="all")
     _print_summary(result)

@@ -12,6 +12,7 @@ from huggingface_hub.errors import GatedRepoError, RemoteEntryNotFoundError, Rep
 from harvesters.hub import HubClient, ListingQuery
 from harvesters.landing import RawRun
 from harvesters.retrying import http_status
+from harvesters.scope import SETTLED
 from harvesters.settings import FETCH_CONCURRENCY, MODEL_FILES
 
 Progress = Callable[[str], None]
@@ -90,7 +91,7 @@ def fetch_files(
     """
     record = record or (lambda outcome: run.record_fetch(**outcome))
     done = run.fetch_outcomes()
-    todo = [t for t in targets if done.get((t.repo_id, t.path), {}).get("status") not in ("ok", "missing", "gated", "not_found")]
+    todo = [t for t in targets if done.get((t.repo_id, t.path), {}).get("status") not in SETTLED]
     statuses: Counter = Counter(row["status"] for row in done.values())
     if not todo:
         return statuses

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 HUB_ENDPOINT = "https://huggingface.co"
+
+# The bundled replay snapshot (recorded Hub data), served by `hubcensus demo`.
+DEMO_SNAPSHOT = Path(__file__).resolve().parent / "demo_snapshot"
 
 # One paged listing carries nearly all metadata: never one request per model where the listing serves.
 LISTING_EXPAND: tuple[str, ...] = (

@@ -32,9 +32,8 @@ os.environ.pop("HF_TOKEN", None)
 import pytest  # noqa: E402
 
 from harvesters.replay import ReplayHub  # noqa: E402
+from harvesters.settings import DEMO_SNAPSHOT  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_SNAPSHOT = REPO_ROOT / "harvesters" / "demo_snapshot"
 
 
 @pytest.fixture(autouse=True)

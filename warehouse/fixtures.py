@@ -13,9 +13,8 @@ from typing import Any, Iterable
 
 from harvesters.landing import RawRun
 from harvesters.replay.listing import project
-from harvesters.settings import LISTING_EXPAND, MODEL_FILES
+from harvesters.settings import DEMO_SNAPSHOT, LISTING_EXPAND, MODEL_FILES
 
-DEMO_SNAPSHOT = Path(__file__).resolve().parent.parent / "harvesters" / "demo_snapshot"
 
 
 def snapshot_bodies(snapshot: Path = DEMO_SNAPSHOT) -> list[dict[str, Any]]:

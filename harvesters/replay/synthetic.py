@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, overload
 
 from harvesters.replay.snapshot import DirectorySnapshot, SnapshotError
+from harvesters.settings import DEMO_SNAPSHOT
 
-DEMO_SNAPSHOT = Path(__file__).resolve().parent.parent / "demo_snapshot"
 ORG_PREFIX = "synth-org-"
 OLD_REPO_CREATED_AT = "2022-03-02T23:29:04.000Z"  # the Hub's createdAt for every repo older than that date
 _EPOCH = datetime(2021, 1, 1, tzinfo=UTC)
