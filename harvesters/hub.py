@@ -2,7 +2,9 @@
 
 The listing goes through huggingface_hub's own HTTP layer (``http_backoff``: retries 408/429/5xx and
 network errors, honouring Retry-After) so that each page can be landed raw as the Hub sent it;
-files go through ``hf_hub_download`` wrapped once by tenacity (it does not retry by itself).
+files go through ``hf_hub_download`` wrapped once by tenacity (it does not retry by itself). A legacy repo id
+that the client's validator refuses (longer than 96 characters, say) is fetched through the client's own
+HTTP session at the same ``resolve`` URL, with the same typed errors: the Hub still serves those repos.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
 import httpx2
 from huggingface_hub import hf_hub_download
-from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
+from huggingface_hub.utils import HFValidationError, build_hf_headers, get_session, hf_raise_for_status, http_backoff, validate_repo_id
 
 from harvesters.retrying import with_retries
 from harvesters.settings import LISTING_EXPAND, LISTING_PAGE_SIZE, default_endpoint
@@ -65,6 +68,7 @@ class HubClient:
     def __post_init__(self) -> None:
         self.endpoint = self.endpoint.rstrip("/")
         self._download = with_retries(hf_hub_download)
+        self._download_legacy = with_retries(self._get_resolved)
 
     def __repr__(self) -> str:  # keep tokens out of logs and tracebacks
         return f"HubClient(endpoint={self.endpoint!r}, token={'***' if self.token else None})"
@@ -97,6 +101,8 @@ class HubClient:
 
     def download(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
         """A repository file's bytes at ``revision``; typed huggingface_hub errors pass through."""
+        if not client_accepts(repo_id):
+            return self._download_legacy(repo_id, path, revision)
         with tempfile.TemporaryDirectory(dir=self.cache_dir) as cache:
             local = self._download(
                 repo_id,
@@ -109,3 +115,19 @@ class HubClient:
             )
             return Path(local).read_bytes()
 
+
+    def _get_resolved(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
+        """GET ``/{repo_id}/resolve/{revision}/{path}`` through huggingface_hub's session (for ids it refuses)."""
+        url = f"{self.endpoint}/{quote(repo_id, safe='/')}/resolve/{quote(revision or 'main', safe='')}/{quote(path)}"
+        response = get_session().get(url, headers=self._headers(), follow_redirects=True, timeout=60)
+        hf_raise_for_status(response)
+        return response.content
+
+
+def client_accepts(repo_id: str) -> bool:
+    """True when huggingface_hub's repo-id validator lets ``hf_hub_download`` ask for this repo."""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        return False
+    return True

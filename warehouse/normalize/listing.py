@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,15 +67,53 @@ def _quarantine(run_id: str, repo_id: str | None, reason: str, excerpt: bytes | 
     return {"run_id": run_id, "repo_id": repo_id, "stage": "listing", "reason": reason, "excerpt": text[:EXCERPT]}
 
 
+_ID_IN_TEXT = re.compile(rb'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _salvaged_id(line: bytes) -> str | None:
+    """The model id of a line that is not JSON, when its ``"id": "..."`` pair can still be read."""
+    found = _ID_IN_TEXT.search(line)
+    if found is None:
+        return None
+    try:
+        value = json.loads(b'"' + found.group(1) + b'"')
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return value.strip() or None
+
+
+def _fitting_fields(record: dict) -> tuple[dict, list[str]]:
+    """The record cut down to the fields that fit the listing schema one by one, and the names dropped."""
+    kept, dropped = {"id": record["id"]}, []
+    for name, value in record.items():
+        if name == "id" or name not in LISTING_SCHEMA:
+            continue
+        try:
+            _read(json.dumps({"id": record["id"], name: value}).encode())
+        except Exception:  # noqa: BLE001 - anything Polars refuses: drop that field, keep the model
+            dropped.append(name)
+            continue
+        kept[name] = value
+    return kept, dropped
+
+
 def _line_by_line(lines: list[bytes], run_id: str) -> tuple[pl.DataFrame, list[dict]]:
-    """The slow path for a page that failed: sanitize each line, quarantine what cannot be read."""
+    """The slow path for a page that failed: sanitize each line, quarantine what cannot be read.
+
+    A model is never dropped while its id can be read: it keeps a row with the fields that could be read,
+    and the quarantine row says what was lost.
+    """
     good: list[bytes] = []
     bad: list[dict] = []
     for number, line in lines:
         try:
             record = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            bad.append(_quarantine(run_id, None, f"line {number}: not JSON ({type(exc).__name__}: {str(exc)[:120]})", line))
+            salvaged = _salvaged_id(line)
+            kept = f": kept {salvaged!r} with its id only" if salvaged else ""
+            bad.append(_quarantine(run_id, salvaged, f"line {number}: not JSON ({type(exc).__name__}: {str(exc)[:120]}){kept}", line))
+            if salvaged:
+                good.append(json.dumps({"id": salvaged}).encode())
             continue
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"].strip():
             bad.append(_quarantine(run_id, None, f"line {number}: not a model record (no string id)", line))
@@ -90,9 +129,11 @@ def _line_by_line(lines: list[bytes], run_id: str) -> tuple[pl.DataFrame, list[d
         try:
             one = json.dumps(record).encode()
             _read(one)
-        except Exception as exc:  # noqa: BLE001 - anything Polars refuses: quarantine the line, the run goes on
-            bad.append(_quarantine(run_id, record["id"], f"line {number}: does not fit the listing schema ({str(exc).splitlines()[0][:120]})", line))
-            continue
+        except Exception as exc:  # noqa: BLE001 - anything Polars refuses: keep what fits, quarantine the rest
+            record, dropped = _fitting_fields(record)
+            one = json.dumps(record).encode()
+            reason = f"line {number}: does not fit the listing schema ({str(exc).splitlines()[0][:120]}): kept the model without {', '.join(dropped) or 'nothing'}"
+            bad.append(_quarantine(run_id, record["id"], reason, line))
         good.append(one)
     frame = _read(b"\n".join(good)) if good else pl.DataFrame(schema=LISTING_SCHEMA)
     return frame, bad
