@@ -134,6 +134,7 @@ def parse_files(run: RawRun, page_fetches: pl.DataFrame, model_shas: dict[str, s
                 "repo_id": repo_id, "cfg_model_type": row["model_type"], "cfg_architectures": row["architectures"],
                 "cfg_quant_method": row["quant_method"], "cfg_quant_bits": row["quant_bits"],
                 "cfg_params_estimate": row["params_estimate"], "cfg_params_formula": row["params_formula"],
+                "cfg_is_encoder_decoder": row["is_encoder_decoder"],
             })  # fmt: skip
             statuses["config:ok"] += 1
         else:
@@ -165,7 +166,7 @@ def carry_forward_facts(con: duckdb.DuckDBPyConnection, ids: pl.DataFrame, files
         stored_configs = con.sql(
             "SELECT c.repo_id, c.model_type AS cfg_model_type, c.architectures AS cfg_architectures, "
             "c.quant_method AS cfg_quant_method, c.quant_bits AS cfg_quant_bits, "
-            "c.params_estimate AS cfg_params_estimate, c.params_formula AS cfg_params_formula "
+            "c.params_estimate AS cfg_params_estimate, c.params_formula AS cfg_params_formula, c.is_encoder_decoder AS cfg_is_encoder_decoder "
             "FROM model_configs c JOIN page_ids p ON c.repo_id = p.repo_id AND c.sha = p.sha"
         ).pl()
         stored_cards = con.execute(

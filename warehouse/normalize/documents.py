@@ -131,6 +131,7 @@ def parse_config(raw: bytes, formulas: dict[str, str]) -> dict[str, Any]:
     row["torch_dtype"] = dtype if isinstance(dtype, str) else None
     row["quant_method"], row["quant_bits"] = quantization(cfg)
     row["params_estimate"], row["params_formula"] = estimate(cfg, model_type, formulas)
+    row["is_encoder_decoder"] = cfg["is_encoder_decoder"] if isinstance(cfg.get("is_encoder_decoder"), bool) else None
     row["raw_json"] = raw_json
     return row
 

@@ -20,6 +20,7 @@ from typing import Iterator
 import polars as pl
 
 from warehouse.normalize import mappings
+from warehouse.normalize.arch import arch_class_columns
 from warehouse.normalize.jsontext import json_int, text_first, text_to_list, to_bool, to_int
 from warehouse.schemas import (
     CARD_DATA_FIELDS,
@@ -45,7 +46,7 @@ PACKED_INT32 = ("gptq", "awq", "autoround", "auto-round")
 CONFIG_FACTS_SCHEMA = {
     "repo_id": pl.String, "cfg_model_type": pl.String, "cfg_architectures": pl.List(pl.String),
     "cfg_quant_method": pl.String, "cfg_quant_bits": pl.Int64, "cfg_params_estimate": pl.Int64,
-    "cfg_params_formula": pl.String,
+    "cfg_params_formula": pl.String, "cfg_is_encoder_decoder": pl.Boolean,
 }  # fmt: skip
 CARD_FACTS_SCHEMA = {"repo_id": pl.String, **{f"card_{name}": pl.String for name in CARD_DATA_FIELDS}}
 
@@ -178,16 +179,6 @@ def _license() -> pl.Expr:
     raw = pl.coalesce(from_card, from_tag).str.strip_chars().str.to_lowercase()
     raw = pl.when(raw == "").then(None).otherwise(raw)
     return raw.replace(mappings.license_aliases())
-
-
-def _arch_class(model_type: pl.Expr, architectures: pl.Expr) -> pl.Expr:
-    table = mappings.arch_classes()
-    by_type = model_type.replace_strict(table["model_type"], table["arch_class"], default=None, return_dtype=pl.String)
-    by_arch = pl.lit(None, dtype=pl.String)
-    for suffix, klass in reversed(mappings.architecture_patterns()):
-        hit = architectures.list.eval(pl.element().str.ends_with(suffix)).list.any().fill_null(False)
-        by_arch = pl.when(hit).then(pl.lit(klass)).otherwise(by_arch)
-    return pl.when(model_type.is_in(table["model_type"].implode())).then(by_type).otherwise(by_arch)
 
 
 def _params() -> list[pl.Expr]:
@@ -342,7 +333,7 @@ def normalize_listing(
             pl.when(gated.is_in(["false", "auto", "manual"])).then(gated).when(gated == "true").then(pl.lit("auto")).alias("gated"),
             to_bool(pl.col("private")).alias("private"),
             to_bool(pl.col("disabled")).alias("disabled"),
-            _arch_class(pl.col("model_type"), pl.col("architectures")).alias("arch_class"),
+            *arch_class_columns(pl.col("model_type"), pl.col("architectures")),
             pl.col("_params_source").alias("params_source"),
             text_to_list(pl.col("_language_text")).list.unique(maintain_order=True).alias("languages"),
             pl.concat_list(text_to_list(pl.col("_datasets_text")).fill_null([]), tag_datasets.fill_null([])).list.unique(maintain_order=True).alias("datasets"),
