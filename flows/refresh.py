@@ -14,6 +14,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from flows.config import RefreshConfig, load_config
+from flows.lineage_tasks import resolve_renamed_parents
 from harvesters.harvest import FileTarget, fetch_files, files_in_scope, land_listing
 from harvesters.hub import HubClient, ListingQuery
 from harvesters.landing import RawRun
@@ -255,6 +256,7 @@ def nightly_refresh(
 
     try:
         n_models = harvest_listing(endpoint, data_dir, run.run_id, config)
+        resolve_renamed_parents(endpoint, data_dir, run.run_id, config)
         targets = plan_fetches(data_dir, run.run_id, scope, config, full)
         parts = shard(targets, shards)
         futures = [fetch_shard.submit(endpoint, data_dir, run.run_id, part, config, len(parts)) for part in parts]

@@ -17,7 +17,8 @@ from typing import Iterator
 from urllib.parse import quote
 
 import httpx2
-from huggingface_hub import hf_hub_download
+from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.utils import HFValidationError, build_hf_headers, get_session, hf_raise_for_status, http_backoff, validate_repo_id
 
 from harvesters.retrying import with_retries
@@ -69,6 +70,7 @@ class HubClient:
         self.endpoint = self.endpoint.rstrip("/")
         self._download = with_retries(hf_hub_download)
         self._download_legacy = with_retries(self._get_resolved)
+        self._model_id = with_retries(self._answered_id)
 
     def __repr__(self) -> str:  # keep tokens out of logs and tracebacks
         return f"HubClient(endpoint={self.endpoint!r}, token={'***' if self.token else None})"
@@ -115,6 +117,24 @@ class HubClient:
             )
             return Path(local).read_bytes()
 
+
+    def canonical_id(self, repo_id: str) -> str | None:
+        """The id the Hub answers ``model_info`` of ``repo_id`` with (a renamed repo's 307 is followed);
+        None when the Hub does not know it. Other errors (after retries) pass through."""
+        try:
+            return self._model_id(repo_id)
+        except GatedRepoError:  # before RepositoryNotFoundError: a subclass. Gated: it exists under this id
+            return repo_id
+        except RepositoryNotFoundError:
+            return None
+
+    def _answered_id(self, repo_id: str) -> str:
+        if client_accepts(repo_id):
+            return HfApi(endpoint=self.endpoint, token=self.token, library_name="hubcensus").model_info(repo_id).id
+        url = f"{self.endpoint}/api/models/{quote(repo_id, safe='/')}"
+        response = get_session().get(url, headers=self._headers(), follow_redirects=True, timeout=60)
+        hf_raise_for_status(response)
+        return response.json()["id"]
 
     def _get_resolved(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
         """GET ``/{repo_id}/resolve/{revision}/{path}`` through huggingface_hub's session (for ids it refuses)."""

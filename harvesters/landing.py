@@ -9,6 +9,8 @@ Layout of one run, ``DATA_DIR/raw/<run_id>/``::
     fetches.ndjson    one line per file fetch outcome: repo_id, sha, path, status
                       ("ok" | "missing" | "gated" | "not_found" | "error"), http_status, reason, bytes
     files/<repo_id>/<path>   the file's bytes as served, each written atomically
+    aliases.ndjson    one line per lineage parent the listing did not return, asked of the Hub once:
+                      alias, canonical_id (null: unknown to the Hub), resolved_at (harvesters/aliases.py)
 
 Everything downstream (normalization, loading) reads only this; it never calls the Hub.
 """
@@ -29,6 +31,7 @@ MANIFEST = "run.json"
 MODELS = "models.ndjson"
 FETCHES = "fetches.ndjson"
 FILES_DIR = "files"
+ALIASES = "aliases.ndjson"
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -88,6 +91,10 @@ class RawRun:
     @property
     def fetches_path(self) -> Path:
         return self.root / FETCHES
+
+    @property
+    def aliases_path(self) -> Path:
+        return self.root / ALIASES
 
     def file_path(self, repo_id: str, path: str) -> Path:
         target = (self.root / FILES_DIR / repo_id / path).resolve()

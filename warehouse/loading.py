@@ -26,6 +26,7 @@ import duckdb
 import polars as pl
 
 from harvesters.landing import FILES_DIR, RawRun, list_runs
+from warehouse.lineage import settle_lineage
 from warehouse.database import WarehouseError, open_warehouse, pending, warehouse_path
 from warehouse.normalize import mappings
 from warehouse.normalize.documents import CARD_FAILURES, DocumentError, card_lineage_fields, parse_card, parse_config
@@ -596,6 +597,7 @@ def _write_run(con: duckdb.DuckDBPyConnection, run: RawRun, inputs: RunInputs, p
         if page_max is not None and (watermark is None or page_max > watermark):
             watermark = page_max
     written["file_fetches"] = record_file_fetches(con, run.run_id, fetches)
+    written.update(settle_lineage(con, run))  # aliases, then sizes through lineage (warehouse/lineage.py)
     quarantined = dict(con.execute("SELECT stage, count(*) FROM quarantine WHERE run_id = ? GROUP BY stage ORDER BY stage", [run.run_id]).fetchall())
     counts = {
         "listing": {"landed": run.models_path.exists(), "models": listing["models"], "pages": listing["pages"]},
