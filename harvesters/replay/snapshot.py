@@ -143,6 +143,8 @@ class DirectorySnapshot:
                 problems[rel] = "not a .json model body: ignored"
             elif rel.count("/") > 1:
                 problems[rel] = "nested deeper than api/models/<org>/<name>.json: not listed"
+            elif not all(is_repo_segment(part) for part in rel[:-5].split("/")):
+                problems[rel] = "a name that cannot be a URL path segment (a backslash or NUL): not listed"
             else:
                 reason = self._body_problem(path, rel[:-5])
                 if reason:
