@@ -8,7 +8,7 @@ import pytest
 from harvesters.harvest import fetch_files, files_in_scope, land_listing
 from harvesters.hub import HubClient, ListingQuery
 from harvesters.landing import RawRun
-from harvesters.ratelimit import HubRateLimiter, bucket_of, install
+from harvesters.ratelimit import HubRateLimiter, RetryAfterTooLong, RunDeadlineExceeded, RunStopped, bucket_of
 from harvesters.replay import FaultPlan, FaultRule
 
 
@@ -71,13 +71,9 @@ def test_limiter_sees_every_request_of_a_real_harvest_and_backs_off_on_429(repla
     hub = replay_hub(page_size=10)
     hub.faults = FaultPlan([FaultRule(path=r"/resolve/", status=429, retry_after=1, times=2)])
     lim = HubRateLimiter(quotas={"api": 1000, "resolvers": 1000})
-    install(lim)
-    try:
-        client, run = HubClient(hub.url), RawRun.create(data_dir)
-        land_listing(client, run, ListingQuery(page_size=10))
-        statuses = fetch_files(client, run, files_in_scope(run.iter_models()), concurrency=4)
-    finally:
-        install(None)
+    client, run = HubClient(hub.url, limiter=lim), RawRun.create(data_dir)
+    land_listing(client, run, ListingQuery(page_size=10))
+    statuses = fetch_files(client, run, files_in_scope(run.iter_models()), concurrency=4)
     assert lim.throttled == 2 and lim.waited_s > 0
     assert statuses.get("error", 0) == 0
     served = [r for r in hub.requests if r["path"].startswith("/api/models") or "/resolve/" in r["path"]]
