@@ -8,7 +8,8 @@ import duckdb
 
 from harvesters.aliases import named_parents, resolve_aliases, unlisted_parents
 from harvesters.hub import HubClient
-from warehouse.database import open_warehouse, warehouse_path
+from harvesters.landing import DataDir
+from warehouse.database import open_warehouse
 from warehouse.fixtures import make_raw_run
 from warehouse.loading import load_raw_run, table_contents
 from warehouse.state import unknown_ids
@@ -27,12 +28,12 @@ def test_an_alias_folds_two_roots_into_one_family(data_dir):
     other = {"id": "else/llama-tuned", "sha": "3" * 40, "tags": ["base_model:finetune:meta-llama/Llama-3.1-8B"]}
     run = make_raw_run(data_dir, RUN1, bodies=[BASE, child, other], files={})
     roots = "SELECT count(DISTINCT parent_id) FROM v_lineage WHERE parent_id NOT IN (SELECT child_id FROM v_lineage)"
-    load_raw_run(warehouse_path(data_dir), run.root)
-    with duckdb.connect(str(warehouse_path(data_dir)), read_only=True) as con:
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
+    with duckdb.connect(str(DataDir(data_dir).warehouse), read_only=True) as con:
         assert rows(con, roots) == [(2,)]  # the old and the new name of one repo: two families
     run.aliases_path.write_text(json.dumps({"alias": "meta-llama/Meta-Llama-3.1-8B", "canonical_id": "meta-llama/Llama-3.1-8B", "resolved_at": "2026-01-01T00:00:01+00:00"}) + "\n")
-    load_raw_run(warehouse_path(data_dir), run.root)
-    with duckdb.connect(str(warehouse_path(data_dir)), read_only=True) as con:
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
+    with duckdb.connect(str(DataDir(data_dir).warehouse), read_only=True) as con:
         assert rows(con, roots) == [(1,)]
         assert rows(con, "SELECT parent_id, named_parent_id, parent_in_warehouse FROM v_lineage WHERE child_id = 'someone/llama-chat'") == [
             ("meta-llama/Llama-3.1-8B", "meta-llama/Meta-Llama-3.1-8B", True)
@@ -54,7 +55,7 @@ def test_sizes_through_lineage_chains_adapters_and_merges(data_dir):
     merge = {"id": "a/merge", "sha": "5" * 40, "cardData": {"base_model": ["meta-llama/Llama-3.1-8B", "a/other"]}}
     orphan = {"id": "a/orphan", "sha": "6" * 40, "cardData": {"base_model": "nobody/unknown"}}
     run = make_raw_run(data_dir, RUN1, bodies=[BASE, finetune, quant, adapter, merge, orphan], files={})
-    db = warehouse_path(data_dir)
+    db = DataDir(data_dir).warehouse
     load_raw_run(db, run.root)
     con = open_warehouse(db)
     got = {r[0]: r[1:] for r in rows(con, "SELECT repo_id, params_total, params_effective, params_source, params_note FROM models")}
@@ -87,14 +88,14 @@ def test_unknown_parents_are_asked_once_and_the_answers_land_in_the_raw_run(repl
     run = make_raw_run(data_dir, RUN1, bodies=[listed], files={})
     hub = replay_hub()
     client = HubClient(hub.url)
-    asked = unknown_ids(warehouse_path(data_dir), unlisted_parents(run))  # no warehouse yet: all three
+    asked = unknown_ids(DataDir(data_dir).warehouse, unlisted_parents(run))  # no warehouse yet: all three
     counts = resolve_aliases(client, run, asked)
     assert dict(counts) == {"renamed": 2, "unknown": 1}
     answers = {r["alias"]: r["canonical_id"] for r in map(json.loads, run.aliases_path.read_text().splitlines())}
     assert answers == {"meta-llama/Meta-Llama-3.1-8B": "meta-llama/Llama-3.1-8B", "t5-small": "google-t5/t5-small", "nobody/gone": None}
     assert resolve_aliases(client, run, asked) == {}  # a resumed run does not ask again
-    load_raw_run(warehouse_path(data_dir), run.root)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
     run2 = make_raw_run(data_dir, RUN2, bodies=[listed], files={})
-    assert unknown_ids(warehouse_path(data_dir), unlisted_parents(run2)) == []  # the next night asks nothing
+    assert unknown_ids(DataDir(data_dir).warehouse, unlisted_parents(run2)) == []  # the next night asks nothing
     model_info = [r for r in hub.requests if r["path"].startswith("/api/models/")]
     assert len(model_info) == 3 + 2  # one per parent, plus the two 307s' targets

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.database import warehouse_path
+from harvesters.landing import DataDir
 from warehouse.fixtures import make_raw_run, snapshot_bodies
 from warehouse.loading import load_raw_run
 from warehouse.normalize.documents import CARD_FAILURES
@@ -75,8 +75,8 @@ def all_cards(bodies, snapshot, tmp_path_factory):
         if "README.md" in {s.get("rfilename") for s in body.get("siblings") or []}:
             files[(body["id"], "README.md")] = (snapshot / "files" / body["id"] / "README.md").read_bytes()
     run = make_raw_run(data, "20220221T000000Z-lt2022", bodies=bodies, files=files, snapshot=None)
-    load_raw_run(warehouse_path(data), run.root)
-    con = duckdb.connect(str(warehouse_path(data)), read_only=True)
+    load_raw_run(DataDir(data).warehouse, run.root)
+    con = duckdb.connect(str(DataDir(data).warehouse), read_only=True)
     yield files, con
     con.close()
 

@@ -13,6 +13,8 @@ deep) is found at start-up, logged as a warning and kept in ``DirectorySnapshot.
 
 from __future__ import annotations
 
+from hubcensus.errors import HubcensusError
+
 import json
 import logging
 import os
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 _REDIRECT_TARGET = re.compile(r"Redirecting to /api/models/([^?\s]+)")
 
 
-class SnapshotError(ValueError):
+class SnapshotError(HubcensusError, ValueError):
     """The directory is not a replay snapshot, or a snapshot file is malformed."""
 
 
