@@ -6,6 +6,7 @@ about the rest and lands the answers in the raw run (``aliases.ndjson``); the lo
 
 from __future__ import annotations
 
+import duckdb
 from prefect import get_run_logger, task
 
 from harvesters.hub import HubClient
@@ -18,7 +19,12 @@ def resolve_renamed_parents(client: HubClient, data: DataDir, run: RawRun) -> di
     from harvesters.aliases import resolve_aliases, unlisted_parents
     from warehouse.state import unknown_ids
 
-    asked = unknown_ids(data.warehouse, unlisted_parents(run))
+    log = get_run_logger()
+    try:
+        asked = unknown_ids(data.warehouse, unlisted_parents(run))
+    except duckdb.IOException as exc:  # another process holds the warehouse: an enrichment never fails the harvest
+        log.warning("renamed lineage parents not asked this run (the warehouse is busy: %s)", str(exc).splitlines()[0])
+        return {}
     counts = dict(resolve_aliases(client, run, asked))
-    get_run_logger().info("%d unlisted lineage parents asked of the Hub: %s", len(asked), counts or "none")
+    log.info("%d unlisted lineage parents asked of the Hub: %s", len(asked), counts or "none")
     return counts

@@ -83,10 +83,8 @@ def catalog_scope_repos(db_path: Path | str) -> frozenset[str]:
 def unknown_ids(db_path: Path | str, repo_ids: Iterable[str]) -> list[str]:
     """The ids neither loaded as a model nor already asked of the Hub as an alias (model_aliases), sorted."""
     wanted = sorted(set(repo_ids))
-    con = _open(db_path)
-    if con is None or not wanted:
-        if con is not None:
-            con.close()
+    con = _open(db_path) if wanted else None
+    if con is None:
         return wanted
     try:
         known = con.execute(
