@@ -191,8 +191,13 @@ def sql(
     data_dir: Path = DataDirOption,
     fmt: str = typer.Option("table", "--format", help="table | csv | json | parquet (parquet needs --output)."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write the result to FILE instead of printing it."),
+    allow_files: Optional[Path] = typer.Option(None, "--allow-files", metavar="DIR", help="Let queries read files in DIR (e.g. read_csv('DIR/mine.csv') to join your own CSVs); no other file is readable."),
 ) -> None:
-    """Query the warehouse read-only (marts: v_models, v_taxonomy, v_sizes, v_timeline, v_lineage); writes are refused."""
+    """Query the warehouse read-only (marts: v_models, v_taxonomy, v_sizes, v_timeline, v_lineage); writes are refused.
+
+    Sandboxed: no file, network or extension access (files only under --allow-files DIR), settings locked.
+    Each statement opens and closes the warehouse, so an open prompt never keeps a refresh waiting.
+    """
     from warehouse.adhoc import interactive_sql, run_sql
     from warehouse.database import WarehouseError, warehouse_path
 
@@ -200,9 +205,9 @@ def sql(
         if query is None:
             if output is not None or fmt != "table":
                 fail("--format/--output need a QUERY (the interactive prompt prints tables)")
-            interactive_sql(warehouse_path(data_dir))
+            interactive_sql(warehouse_path(data_dir), allow_files=allow_files)
             return
-        result = run_sql(warehouse_path(data_dir), query, fmt=fmt, output=output)
+        result = run_sql(warehouse_path(data_dir), query, fmt=fmt, output=output, allow_files=allow_files)
     except WarehouseError as exc:
         fail(str(exc))
     if result is None:
