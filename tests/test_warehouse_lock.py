@@ -109,10 +109,13 @@ def test_a_writer_waits_for_the_lock_and_then_opens(loaded, caplog):
 
 
 def test_cli_sql_and_rebuild_print_one_line_when_locked(loaded, monkeypatch):
+    """One error line (after the notice that it waits), never a traceback."""
     from flows.cli import app
 
     monkeypatch.setattr(database, "READ_LOCK_WAIT_S", 0.2)
     monkeypatch.setattr(database, "WRITE_LOCK_WAIT_S", 0.2)
+    # as in a fresh `hubcensus` process: the notice goes to stderr, not to handlers other tests left behind
+    monkeypatch.setattr(logging.getLogger("hubcensus.warehouse"), "propagate", False)
     runner = CliRunner()
     with held(warehouse_path(loaded), "write") as holder:
         sql = runner.invoke(app, ["sql", "SELECT count(*) FROM models", "--data-dir", str(loaded)])
@@ -123,7 +126,9 @@ def test_cli_sql_and_rebuild_print_one_line_when_locked(loaded, monkeypatch):
         assert result.exit_code == 1, result.output
         assert "Traceback" not in result.output and (result.exception is None or isinstance(result.exception, SystemExit))
         lines = [line for line in result.output.splitlines() if line.strip()]
-        assert len(lines) == 1 and "locked by PID" in lines[0], result.output
+        errors = [line for line in lines if line.startswith("error:")]
+        assert len(errors) == 1 and "locked by PID" in errors[0] and "python -c" in errors[0], result.output
+        assert all("waiting up to 0.2 s" in line for line in lines if line not in errors), result.output
     assert f"PID {holder.pid}" in rebuild.output
 
 

@@ -192,15 +192,24 @@ def lock_holder(exc: BaseException) -> str | None:
 
 
 def _command_of(pid: str) -> str | None:
-    """The holder's program and first two arguments (e.g. "hubcensus sql"), where /proc tells."""
+    """What the holder runs, in a word or two ("hubcensus sql", "python -c"), where /proc tells."""
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        argv = [a.decode("utf-8", "replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
     except OSError:
         return None
-    words = [Path(a.decode("utf-8", "replace")).name for a in argv if a][:3]
-    if words and words[0].startswith("python") and len(words) > 1:
-        words = words[1:]  # "python -m pytest" -> "-m pytest"; "python .../hubcensus sql" -> "hubcensus sql"
-    return " ".join(w for w in words[:2] if len(w) < 40) or None
+    if not argv:
+        return None
+    words = [Path(argv[0]).name]
+    rest = argv[1:]
+    if words[0].startswith("python") and rest:
+        if rest[0] in ("-c", "-m"):
+            words = [words[0], rest[0]] if rest[0] == "-c" else rest[1:2]
+            rest = [] if rest[0] == "-c" else rest[2:]
+        else:
+            words, rest = [Path(rest[0]).name], rest[1:]
+    if rest and re.fullmatch(r"[a-z][a-z-]{0,30}", rest[0]):
+        words.append(rest[0])  # a subcommand: "hubcensus sql", "hubcensus refresh"
+    return " ".join(w[:40] for w in words) or None
 
 
 def _one_line(exc: BaseException) -> str:
