@@ -10,7 +10,7 @@ import json
 import duckdb
 import pytest
 
-from warehouse.database import warehouse_path
+from harvesters.landing import DataDir
 from warehouse.fixtures import make_raw_run
 from warehouse.loading import load_raw_run
 from warehouse.normalize.documents import CARD_FAILURES, MAX_CARD_BYTES, MAX_FRONT_MATTER_BYTES, parse_card, parse_config
@@ -65,8 +65,8 @@ def test_an_oversized_front_matter_is_quarantined_and_the_run_goes_on(data_dir):
         ("acme/huge-card", "README.md"): front_matter_card(MAX_FRONT_MATTER_BYTES + 1024),
         ("acme/fine", "README.md"): b"---\nlicense: mit\n---\n# fine\n",
     })  # fmt: skip
-    load_raw_run(warehouse_path(data_dir), run.root)
-    db = warehouse_path(data_dir)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
+    db = DataDir(data_dir).warehouse
     assert rows(db, "SELECT repo_id, parse_status FROM model_cards ORDER BY 1") == [("acme/fine", "ok"), ("acme/huge-card", "too_large")]
     (reason,) = rows(db, "SELECT reason FROM quarantine WHERE repo_id = 'acme/huge-card' AND stage = 'card'")[0]
     assert "front matter" in reason and "cap" in reason
@@ -90,8 +90,8 @@ def test_a_config_whose_formula_overflows_is_null_with_a_note(data_dir):
     row = parse_config(json.dumps(huge).encode(), FORMULAS)
     assert row["params_estimate"] is None and any("params" in n for n in row["notes"])
     run = make_raw_run(data_dir, RUN, bodies=[{"id": "acme/absurd", "sha": "c" * 40}], files={("acme/absurd", "config.json"): json.dumps(huge).encode()})
-    load_raw_run(warehouse_path(data_dir), run.root)  # does not fail the run
-    db = warehouse_path(data_dir)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)  # does not fail the run
+    db = DataDir(data_dir).warehouse
     assert rows(db, "SELECT hidden_size, params_estimate FROM model_configs") == [(None, None)]
     assert rows(db, "SELECT params_total FROM models") == [(None,)]
 
@@ -103,8 +103,8 @@ def test_out_of_range_counts_are_null_with_a_quarantine_note(data_dir):
         {"id": "acme/fine", "sha": "f" * 40, "downloads": 9, "likes": 1, "safetensors": {"parameters": {"F32": 1000}, "total": 1000}},
     ]
     run = make_raw_run(data_dir, RUN, bodies=bodies, files={})
-    load_raw_run(warehouse_path(data_dir), run.root)
-    db = warehouse_path(data_dir)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
+    db = DataDir(data_dir).warehouse
     assert rows(db, "SELECT repo_id, downloads, likes, params_total, params_source FROM models ORDER BY 1") == [
         ("acme/fine", 9, 1, 1000, "safetensors"),
         ("acme/huge", 7, None, None, None),
@@ -124,8 +124,8 @@ def test_nan_or_infinity_in_a_line_is_missing_in_that_field_only(data_dir, token
         b'{"id":"acme/odd-nested","sha":"' + b"2" * 40 + b'","downloads":8,"safetensors":{"parameters":{"F32":' + token.encode() + b'},"total":1000}}',
     ]
     run = make_raw_run(data_dir, RUN, bodies=[{"id": "acme/plain", "sha": "3" * 40, "downloads": 1}], files={}, extra_lines=lines)
-    load_raw_run(warehouse_path(data_dir), run.root)
-    db = warehouse_path(data_dir)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
+    db = DataDir(data_dir).warehouse
     assert rows(db, "SELECT repo_id, downloads, likes, tags, params_total FROM models ORDER BY 1") == [
         ("acme/odd-downloads", None, 4, ["bert"], None),
         ("acme/odd-nested", 8, None, None, 1000),

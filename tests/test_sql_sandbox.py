@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from harvesters.landing import DataDir
 from warehouse.adhoc import SQLError, SQLWriteRefused, run_sql
-from warehouse.database import open_warehouse, warehouse_path
+from warehouse.database import open_warehouse
 from warehouse.fixtures import make_raw_run
 from warehouse.loading import load_raw_run
 
@@ -24,8 +25,8 @@ SECRET = "hunter2-canary"
 def db(tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("sandbox") / "data"
     run = make_raw_run(data_dir, "20250101T000000Z-aaaaaa")
-    load_raw_run(warehouse_path(data_dir), run.root)
-    return warehouse_path(data_dir)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
+    return DataDir(data_dir).warehouse
 
 
 @pytest.fixture

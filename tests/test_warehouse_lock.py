@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from harvesters.landing import DataDir
 from warehouse import database
 from warehouse.adhoc import interactive_sql
-from warehouse.database import WarehouseError, WarehouseLocked, open_warehouse, warehouse_path
+from warehouse.database import WarehouseError, WarehouseLocked, open_warehouse
 from warehouse.fixtures import make_raw_run
 from warehouse.loading import load_raw_run
 
@@ -30,7 +31,7 @@ HOLD = "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=sys.argv
 def loaded(tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("locks") / "data"
     run = make_raw_run(data_dir, "20250101T000000Z-aaaaaa")
-    load_raw_run(warehouse_path(data_dir), run.root)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
     return data_dir
 
 
@@ -58,7 +59,7 @@ def writer_in_another_process(db: Path, wait_s: float) -> subprocess.CompletedPr
 
 
 def test_a_writer_gives_up_after_its_wait_naming_the_holder(loaded):
-    db = warehouse_path(loaded)
+    db = DataDir(loaded).warehouse
     with held(db, "read") as holder:
         with pytest.raises(WarehouseLocked) as caught:
             open_warehouse(db, lock_wait_s=0.3)
@@ -68,7 +69,7 @@ def test_a_writer_gives_up_after_its_wait_naming_the_holder(loaded):
 
 
 def test_a_reader_gives_up_too_while_a_writer_holds_it(loaded):
-    db = warehouse_path(loaded)
+    db = DataDir(loaded).warehouse
     with held(db, "write") as holder:
         with pytest.raises(WarehouseLocked, match=f"PID {holder.pid}"):
             open_warehouse(db, read_only=True, lock_wait_s=0.2)
@@ -76,7 +77,7 @@ def test_a_reader_gives_up_too_while_a_writer_holds_it(loaded):
 
 def test_a_writer_waits_for_the_lock_and_then_opens(loaded, caplog):
     """Event-driven: the holder is released only once the writer has said it is waiting."""
-    db = warehouse_path(loaded)
+    db = DataDir(loaded).warehouse
     waiting = threading.Event()
 
     class Signal(logging.Handler):
@@ -117,10 +118,10 @@ def test_cli_sql_and_rebuild_print_one_line_when_locked(loaded, monkeypatch):
     # as in a fresh `hubcensus` process: the notice goes to stderr, not to handlers other tests left behind
     monkeypatch.setattr(logging.getLogger("hubcensus.warehouse"), "propagate", False)
     runner = CliRunner()
-    with held(warehouse_path(loaded), "write") as holder:
+    with held(DataDir(loaded).warehouse, "write") as holder:
         sql = runner.invoke(app, ["sql", "SELECT count(*) FROM models", "--data-dir", str(loaded)])
         prompt = runner.invoke(app, ["sql", "--data-dir", str(loaded)], input="SELECT 1;\n")
-    with held(warehouse_path(loaded), "read") as holder:
+    with held(DataDir(loaded).warehouse, "read") as holder:
         rebuild = runner.invoke(app, ["rebuild", "--data-dir", str(loaded)])
     for result in (sql, prompt, rebuild):
         assert result.exit_code == 1, result.output
@@ -134,7 +135,7 @@ def test_cli_sql_and_rebuild_print_one_line_when_locked(loaded, monkeypatch):
 
 def test_an_open_sql_prompt_does_not_block_the_writer(loaded):
     """Between two statements of one prompt session, a writer in another process opens the warehouse."""
-    db = warehouse_path(loaded)
+    db = DataDir(loaded).warehouse
     writers: list[subprocess.CompletedProcess] = []
     lines = iter(["SELECT count(*) AS n FROM models;", "WRITE", "SELECT count(*) AS n FROM models;", ".quit"])
 

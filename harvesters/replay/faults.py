@@ -16,6 +16,8 @@ import re
 import threading
 from dataclasses import dataclass, field
 
+from hubcensus.errors import InvalidInput
+
 
 @dataclass
 class FaultRule:
@@ -142,7 +144,7 @@ class FaultPlan:
 
 
 # ---------------------------------------------------------------- the --faults SPEC
-class FaultSpecError(ValueError):
+class FaultSpecError(InvalidInput):
     """A ``--faults`` SPEC that cannot be read; the message says what is wrong and what is expected."""
 
 
