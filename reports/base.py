@@ -75,7 +75,8 @@ class Context:
 
     @classmethod
     def open(cls, con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> "Context":
-        con.execute("SET TimeZone = 'UTC'")
+        if con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0] != "UTC":  # sandboxed: already UTC, locked
+            con.execute("SET TimeZone = 'UTC'")
         rels = frozenset(
             r[0] for r in con.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
         )

@@ -49,7 +49,11 @@ def last_fetch_outcomes(db_path: Path | str) -> dict[tuple[str, str], tuple[str 
             FROM file_fetches f
             WHERE NOT EXISTS (
                 SELECT 1 FROM quarantine q
-                WHERE q.repo_id = f.repo_id AND q.run_id = f.run_id AND q.stage IN ('card', 'config', 'fetch')
+                WHERE q.repo_id = f.repo_id AND q.run_id = f.run_id
+                  AND (q.stage IN ('card', 'fetch')
+                       -- a config that parsed, with out-of-range values noted, is not fetched again
+                       OR (q.stage = 'config' AND NOT EXISTS (
+                           SELECT 1 FROM model_configs c WHERE c.repo_id = f.repo_id AND c.sha = f.sha)))
             )
             """
         ).fetchall()
