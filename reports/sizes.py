@@ -1,20 +1,27 @@
-"""Size axis: parameter counts (log scale) against creation time, coloured by architecture class; size buckets.
+"""Size axis: the catalog's entries named at their parameter counts, the Hub's largest beside them; Hub sizes.
+
+The catalog figure: every catalog entry named at its parameter count (log scale) against its publication date; a
+size range (several listed sizes, or "X to Y") is drawn as a range with the name at its top; entries whose size the
+catalog does not give sit in a strip below, named too. Beside it, on the same scale, the Hub's largest models per
+architecture class (params_effective, else params_total), saying when a count is a config estimate.
 
 Data tables
 - ``sizes``: v_sizes as it is (one row per model with a known parameter count).
 - ``sizes-buckets``: the five v_models size buckets in order, with counts and downloads, plus the models of
   unknown size.
 - ``sizes-catalog``: the catalog's sizes (params_min .. params_max at its publication date), drawn beside.
+- ``sizes-hub_largest``: the Hub's largest models per architecture class, as drawn beside the catalog.
 """
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from datetime import datetime
 
 import polars as pl
 
-from reports import charts
+from reports import charts, labels
 from reports.base import Context, Report, Section, Table
 from reports.charts import ARCH_COLOURS, CATALOG_COLOUR, Chart, arch_label, label
 
@@ -23,6 +30,119 @@ BUCKETS = ("<100M", "100M-1B", "1-10B", "10-100B", ">100B")
 THRESHOLDS = (1e8, 1e9, 1e10, 1e11)
 RASTER_ABOVE = 3000  # more points than this are drawn as an embedded image inside the SVG
 LABELLED = 6
+HUB_LARGEST = 3  # Hub models named per architecture class beside the catalog
+CLASSES = ("encoder", "decoder", "encoder-decoder", None)
+CONFIG_ESTIMATE = "config-estimate"
+
+
+def _hub_largest(ctx: Context) -> pl.DataFrame:
+    return ctx.df(
+        f"""SELECT arch_class, repo_id, params, params_source, params_effective, params_total, created_at, downloads
+            FROM v_models WHERE {ctx.live} AND params IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY arch_class ORDER BY params DESC, repo_id) <= {HUB_LARGEST}
+            ORDER BY CASE arch_class WHEN 'encoder' THEN 1 WHEN 'decoder' THEN 2 WHEN 'encoder-decoder' THEN 3 ELSE 4 END,
+                     params DESC, repo_id"""
+    )
+
+
+def _as_dt(d) -> datetime:
+    return datetime(d.year, d.month, d.day)
+
+
+def _draw_catalog(ax, strip, catalog: pl.DataFrame) -> tuple[list, list, list]:
+    """Points/ranges on the size axis, dots on the no-size strip; returns (labels, strip labels, markers).
+
+    Marks are gathered and drawn in one call per kind: a collection per entry would cost seconds per figure."""
+    main, below, markers = [], [], []
+    dots, tops, ticks, bars, none = (defaultdict(list) for _ in range(5))  # colour -> points
+    for i, r in enumerate(catalog.to_dicts()):
+        colour = ARCH_COLOURS.get(r["arch_class"], ARCH_COLOURS[None])
+        item = labels.Label(_as_dt(r["date"]), 0.5, label(r["name"], 40), colour, f"sizes-entry-{i}")
+        hi, lo = r["params_max"], r["params_min"]
+        if hi is None:
+            none[colour].append((item.x, 0.5))
+            below.append(item)
+            continue
+        if lo is not None and lo < hi:
+            bars[colour].append((item.x, lo, hi))
+            sizes = [v for v in (r["params_sizes"] or []) if v] or [lo, hi]
+            ticks[colour] += [(item.x, v) for v in sizes]
+            markers += [(item.x, v) for v in sizes]
+        (tops if lo is None else dots)[colour].append((item.x, hi))
+        item.y = float(hi)
+        markers.append((item.x, hi))
+        main.append(item)
+    for colour in sorted(set(dots) | set(tops) | set(ticks) | set(bars) | set(none)):
+        if bars[colour]:
+            xs, lo, hi = zip(*bars[colour])
+            ax.vlines(xs, lo, hi, colors=colour, linewidth=2.0, alpha=0.6, zorder=2)
+        for points, kw in ((ticks[colour], dict(marker="_", s=40)), (dots[colour], dict(marker="o", s=24)), (tops[colour], dict(marker="v", s=24))):
+            if points:
+                xs, ys = zip(*points)
+                ax.scatter(xs, ys, color=colour, zorder=3 if kw["marker"] == "_" else 4, **kw)
+        if none[colour]:
+            xs, ys = zip(*none[colour])
+            strip.scatter(xs, ys, s=22, color=colour, zorder=3)
+    return main, below, markers
+
+
+def _draw_hub(ax, hub: pl.DataFrame) -> tuple[list, list]:
+    present = [c for c in CLASSES if hub.filter(pl.col("arch_class").is_null() if c is None else pl.col("arch_class") == c).height]
+    items, markers = [], []
+    for x, cls in enumerate(present):
+        sub = hub.filter(pl.col("arch_class").is_null() if cls is None else pl.col("arch_class") == cls)
+        for r in sub.to_dicts():
+            estimate = r["params_source"] == CONFIG_ESTIMATE
+            ax.scatter([x], [r["params"]], s=26, color=ARCH_COLOURS[cls], facecolors="white" if estimate else ARCH_COLOURS[cls],
+                       edgecolors=ARCH_COLOURS[cls], linewidths=1.1, zorder=4)
+            text = label(r["repo_id"], 34) + (" (config estimate)" if estimate else "")
+            items.append(labels.Label(x, float(r["params"]), text, "#333333"))
+            markers.append((x, r["params"]))
+    ax.set_xticks(range(len(present)), [arch_label(c) for c in present], rotation=20, ha="right", fontsize=8)
+    ax.set_xlim(-0.4, max(len(present), 1) + 0.9)  # room on the right for the names
+    return items, markers
+
+
+def _catalog_chart(catalog: pl.DataFrame, hub: pl.DataFrame) -> Chart:
+    title = "The catalog's size axis, with the Hub's largest models beside it"
+    catalog = catalog.filter(pl.col("date").is_not_null()).sort(["date", "name"])
+    with charts.style():
+        fig = charts.figure(11.5, 8.6)
+        axes = fig.subplot_mosaic([["main", "hub"], ["none", "."]], height_ratios=[7.4, 0.7], width_ratios=[3.1, 1.45],
+                                  gridspec_kw={"hspace": 0.02})
+        ax, hub_ax, strip = axes["main"], axes["hub"], axes["none"]
+        strip.sharex(ax)
+        hub_ax.sharey(ax)
+        ax.set_yscale("log")
+        main, below, markers = _draw_catalog(ax, strip, catalog)
+        hub_items, hub_markers = _draw_hub(hub_ax, hub)
+        for t, name in zip(THRESHOLDS, ("100M", "1B", "10B", "100B")):
+            for a in (ax, hub_ax):
+                a.axhline(t, color="#cccccc", linewidth=0.7, linestyle="--", zorder=1)
+        ax.margins(x=0.06, y=0.08)
+        ax.set_title(title)
+        ax.set_ylabel("parameters (log scale)")
+        ax.yaxis.set_major_formatter(charts.plt.FuncFormatter(lambda v, _: charts.human(v)))
+        ax.tick_params(labelbottom=False)
+        hub_ax.set_title("Hub: largest per class", fontsize=10)
+        hub_ax.tick_params(labelleft=False)
+        hub_ax.grid(axis="x", visible=False)
+        strip.set_ylim(0, 1)
+        strip.set_yticks([0.5], ["size not\ngiven"], fontsize=8)
+        strip.grid(False)
+        strip.set_xlabel("publication date (catalog)")
+        labels.freeze_layout(fig)
+        labels.place(ax, sorted(main, key=lambda i: -i.y), markers=markers)
+        labels.place(strip, below, markers=[(i.x, i.y) for i in below], candidates=labels.offsets(steps=1, step=7))
+        labels.place(hub_ax, hub_items, fontsize=7, markers=hub_markers, candidates=labels.offsets(steps=3, step=8)[::2])
+        svg = charts.to_svg(fig, title)
+    n_est = int((hub["params_source"] == CONFIG_ESTIMATE).sum())
+    caption = (f"All {catalog.height} catalog entries, coloured by architecture class (blue encoder, red decoder, green encoder-decoder, "
+               "grey unclassified): a dot at the size, a bar for a range of listed sizes (name at its top), ▼ for an upper bound only; "
+               f"{len(below)} entries whose size the catalog does not give sit in the strip below. Right: the Hub's {HUB_LARGEST} largest "
+               "models per architecture class by params_effective (else params_total)")
+    caption += f"; hollow marks and '(config estimate)': {n_est} counts estimated from config.json." if n_est else "."
+    return Chart(title, svg, caption)
 
 
 def _buckets(ctx: Context) -> pl.DataFrame:
@@ -147,17 +267,25 @@ def build(ctx: Context) -> Report:
     ]
     notes = []
     if ctx.catalog_loaded:
-        catalog = ctx.df("SELECT name, family, arch_class, date, params_text, params_min, params_max FROM catalog_models ORDER BY date NULLS LAST, name")
+        catalog = ctx.df("""SELECT name, family, arch_class, date, params_text, params_min, params_max, params_sizes, params_kind
+                            FROM catalog_models ORDER BY date NULLS LAST, name""")
         tables.append(Table(f"{SLUG}-catalog", "Catalog sizes", catalog, "catalog_models: size as written and as parsed."))
     else:
         notes.append("Catalog not loaded: the catalog's sizes are not drawn.")
-    sections = [
-        Section("Size against time", "", charts=[_scatter(sizes, _floor_flag(ctx), catalog)]),
+    sections = []
+    if catalog is not None:
+        hub = _hub_largest(ctx)
+        tables.append(Table(f"{SLUG}-hub_largest", "The Hub's largest models per architecture class", hub,
+                            f"The {HUB_LARGEST} largest per arch_class by params (params_effective, else params_total), as drawn beside the catalog."))
+        sections.append(Section("The catalog's size axis", "Every catalog entry at its parameter count, and the Hub's largest models beside them.",
+                                charts=[_catalog_chart(catalog, hub)], anchor="catalog-sizes"))
+    sections += [
+        Section("Hub: size against time", "", charts=[_scatter(sizes, _floor_flag(ctx), None)]),
         Section("Size buckets", "", charts=[_bucket_chart(buckets)], tables=[tables[1]]),
         Section("Largest models", "", tables=[tables[0]]),
     ]
     if catalog is not None:
-        sections.append(Section("The catalog's sizes", "", tables=[tables[2]]))
+        sections.append(Section("The catalog's sizes", "", tables=[tables[2], tables[3]]))
     known = int(buckets.filter(pl.col("size_bucket") != "unknown")["n_models"].sum())
     unknown = int(buckets.filter(pl.col("size_bucket") == "unknown")["n_models"].sum())
     headline = {"with_size": known, "unknown_size": unknown}
