@@ -32,9 +32,11 @@ class DotUnavailable(RuntimeError):
 def text(value: object, width: int = 60) -> str:
     """An untrusted value as the content of an HTML-like DOT label: one line, bounded, XML-escaped."""
     s = "(none)" if value is None else " ".join(str(value).split())
+    s = "".join(ch for ch in s if ch >= " " and ch != "\x7f")  # control characters are not XML: dot would refuse the label
     if len(s) > width:
         s = s[: width - 1] + "…"
-    return html.escape(s, quote=True)
+    # dot expands \N, \G, \L ... even inside HTML-like labels, after the XML entities: a doubled backslash is one
+    return html.escape(s, quote=True).replace("\\", "\\\\")
 
 
 def attr(value: object) -> str:

@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from report_data import DATE
+from report_data import DATE, EVIL_STRINGS
 
 pytest_plugins = ("report_fixtures",)
 
@@ -168,3 +168,17 @@ def test_without_dot_the_family_tree_says_so_and_keeps_its_tables(real_reports, 
     assert "Graphviz `dot` is not installed" in page and 'class="graph"' not in page
     assert "family_tree-catalog_tree.csv" in page and page.count("<svg") >= 1  # the matplotlib charts still draw
     assert [t.name for t in report.tables][:3] == ["family_tree", "family_tree-edges", "family_tree-catalog_tree"]
+
+
+@needs_dot
+def test_hostile_labels_stay_text_in_dot_output():
+    """Names with markup, quotes, DOT syntax and control characters: laid out, and back as the same text."""
+    from reports import graphviz
+
+    hostile = [*EVIL_STRINGS, 'a" -> b [label="x', "<b>bold</b> & &amp; ]]; }", "bell\x07 and \\N \\G"]
+    nodes = "\n".join(f'  n{i} [label=<{graphviz.text(v, 200)}>, class="probe"];' for i, v in enumerate(hostile))
+    svg = ET.fromstring(str(graphviz.render("digraph g {\n" + nodes + "\n}\n", "probe <script>")))
+    assert svg.get("aria-label") == "probe <script>"
+    assert [t for g in groups(svg, klass="probe") for t in texts(g)] == [" ".join(v.replace("\x07", "").split()) for v in hostile]
+    assert {e.tag.removeprefix(SVG_NS) for e in svg.iter()} <= {"svg", "g", "polygon", "path", "text", "ellipse", "polyline"}
+    assert not [k for e in svg.iter() for k in e.attrib if k.lower().startswith("on")]
