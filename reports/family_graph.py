@@ -42,7 +42,7 @@ def _header(name: str, extra: str = "") -> list[str]:
         f'  graph [rankdir=LR, nodesep=0.10, ranksep=0.32, fontname="{FONT}", fontsize=11, '
         f'bgcolor="transparent", pad=0.15, labeljust=l{extra}];',
         f'  node [fontname="{FONT}", fontsize=10, shape=box, style="rounded,filled", fillcolor="#ffffff", '
-        f'color="#57606a", penwidth=1.0, margin="0.08,0.03", height=0.3];',
+        f'color="#57606a", penwidth=1.0, margin="0.14,0.03", height=0.3];',  # wide: browsers set text a few % wider than pango measures
         f'  edge [dir=back, arrowtail=normal, arrowsize=0.55, color="{FAMILY_EDGE}", penwidth=0.9];',
     ]
 

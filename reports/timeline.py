@@ -108,7 +108,8 @@ def _draw_hub_marks(ax, rows: list[dict], y: float, colour: str) -> list[tuple[d
         x1 = PLACEHOLDER if floor else hub
         ax.plot([x0, x1], [y, y], color=colour, linewidth=1.0, alpha=0.55, zorder=2)
         ax.scatter([x1], [y], marker="<" if floor else "D", s=30, facecolors="white", edgecolors=colour, linewidths=1.2, zorder=3)
-        marks.append((x1, y))
+        steps = max(1, abs((x1 - x0).days) // 45)  # the line too: labels keep off it
+        marks += [(x0 + (x1 - x0) * k / steps, y) for k in range(1, steps + 1)]
     return marks
 
 
