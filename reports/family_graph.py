@@ -165,7 +165,7 @@ def _tree_edges(rows: list[dict], node_of: dict, order: dict, root_of: dict, fam
 # --- a Hub sub-tree -------------------------------------------------------------------------------------------
 
 def _repo_label(repo: str, downloads: int | None, n_children: int | None, relation: str | None = None) -> str:
-    parts = ([relation] if relation else []) + [f"{human(downloads)} downloads"]
+    parts = ([relation] if relation else []) + ([f"{human(downloads)} downloads"] if downloads is not None else [])
     if n_children:
         parts.append(f"{n_children:,} child{'' if n_children == 1 else 'ren'}")
     return _lines(f'<font color="{REPO_COLOUR}">{text(repo, 48)}</font>', f'<font point-size="8" color="{MUTED}">{text(" · ".join(parts), 70)}</font>')
