@@ -52,12 +52,18 @@ def _month(d: date | None) -> str:
 
 
 def _lines(*lines: str) -> str:
-    """An HTML-like label from already-escaped lines, left-aligned."""
-    return "<" + "".join(f'{line}<br align="left"/>' for line in lines) + ">"
+    """An HTML-like label from already-escaped lines, left-aligned (empty lines dropped)."""
+    return "<" + "".join(f'{line}<br align="left"/>' for line in lines if line) + ">"
+
+
+def _small(escaped: str, colour: str = MUTED) -> str:
+    """A small-print line; empty when there is nothing to say (dot refuses an empty <font></font>)."""
+    return f'<font point-size="8" color="{colour}">{escaped}</font>' if escaped else ""
 
 
 def entry_label(row: dict, with_hub: bool = True) -> str:
-    head = f"<b>{text(row['name'], 40)}</b> <font color=\"{MUTED}\" point-size=\"8\">{text(_month(row['date']))}</font>"
+    month = _month(row["date"])
+    head = f"<b>{text(row['name'], 40) or '(no name)'}</b>" + (f' <font color="{MUTED}" point-size="8">{month}</font>' if month else "")
     if not with_hub:
         return _lines(head)
     repos = row["matched_repos"] or []
@@ -168,13 +174,13 @@ def _repo_label(repo: str, downloads: int | None, n_children: int | None, relati
     parts = ([relation] if relation else []) + ([f"{human(downloads)} downloads"] if downloads is not None else [])
     if n_children:
         parts.append(f"{n_children:,} child{'' if n_children == 1 else 'ren'}")
-    return _lines(f'<font color="{REPO_COLOUR}">{text(repo, 48)}</font>', f'<font point-size="8" color="{MUTED}">{text(" · ".join(parts), 70)}</font>')
+    return _lines(f'<font color="{REPO_COLOUR}">{text(repo, 48)}</font>', _small(text(" · ".join(parts), 70)))
 
 
 def _fold_label(count: int, what: str, by_relation: dict[str, int] | None = None) -> str:
     lines = [f"<b>+{count:,} more {text(what)}</b>"]
     if by_relation:
-        lines.append(f'<font point-size="8" color="{MUTED}">' + text(" · ".join(f"{n:,} {rel}" for rel, n in by_relation.items()), 80) + "</font>")
+        lines.append(_small(text(" · ".join(f"{n:,} {rel}" for rel, n in by_relation.items()), 80)))
     return _lines(*lines)
 
 

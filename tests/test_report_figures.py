@@ -182,3 +182,23 @@ def test_hostile_labels_stay_text_in_dot_output():
     assert [t for g in groups(svg, klass="probe") for t in texts(g)] == [" ".join(v.replace("\x07", "").split()) for v in hostile]
     assert {e.tag.removeprefix(SVG_NS) for e in svg.iter()} <= {"svg", "g", "polygon", "path", "text", "ellipse", "polyline"}
     assert not [k for e in svg.iter() for k in e.attrib if k.lower().startswith("on")]
+
+
+@needs_dot
+def test_missing_values_still_make_valid_dot_labels(real_reports):
+    """A date or a download count the warehouse lacks must not leave an empty <font></font> (dot refuses it)."""
+    from reports import catalog_hub, family_graph, graphviz
+    from reports.base import Context
+
+    con = duckdb.connect(str(real_reports.db), read_only=True)
+    entries = catalog_hub.catalog_entries(Context.open(con)).with_columns(pl.lit(None, dtype=pl.Date).alias("date"))
+    con.close()
+    assert 'class="graph"' in graphviz.render(family_graph.catalog_tree_dot(entries), "no dates")
+    bert = entries.filter(pl.col("branch") == "BERT")
+    repos = pl.DataFrame({"repo_id": [r for rs in bert["matched_repos"].to_list() for r in rs]}).with_columns(
+        pl.lit(None, dtype=pl.Int64).alias("downloads"), pl.lit(None, dtype=pl.Int64).alias("n_children"))
+    children = pl.DataFrame({"parent_id": repos["repo_id"][:1], "child_id": ["x/child"], "relation": [None], "downloads": [None],
+                             "n_children": [None]}, schema={"parent_id": pl.String, "child_id": pl.String, "relation": pl.String,
+                                                             "downloads": pl.Int64, "n_children": pl.Int64})
+    svg = graphviz.render(family_graph.hub_subtree_dot("BERT", bert, repos, children), "no downloads")
+    assert "x/child" in svg
