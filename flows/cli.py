@@ -1,36 +1,57 @@
 """The ``hubcensus`` command: thin wrappers over the flows and library functions.
 
-Domain errors become one clear line on stderr and exit code 1, never a traceback.
+Every ``HubcensusError`` becomes one clear line on stderr and exit code 1, in one place
+(``OneLineErrors``); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
 
-import typer
-from rich.console import Console
-from rich.markup import escape
+from flows.prefect_env import apply_offline_defaults, stop_orphaned_servers
 
-import flows  # noqa: F401  (sets Prefect's offline defaults before prefect is imported)
+apply_offline_defaults()  # before anything below imports prefect
 
-app = typer.Typer(
-    help="hubcensus: harvest Hugging Face Hub metadata into a DuckDB warehouse and report on it.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from harvesters.landing import DataDir, check_run_id  # noqa: E402
+from hubcensus.errors import HubcensusError  # noqa: E402
+
 console = Console(stderr=True, soft_wrap=True)
-
-DEFAULT_DATA_DIR = Path("hubcensus-data")
-DataDirOption = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where raw runs, warehouse.duckdb and reports live.")
 
 
 def fail(message: str) -> None:
     """Print one line and exit 1."""
     console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(1)
+
+
+class OneLineErrors(TyperGroup):
+    """Turns a domain error raised by any command into one line and exit code 1."""
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except HubcensusError as exc:
+            fail(str(exc))
+
+
+app = typer.Typer(
+    cls=OneLineErrors,
+    help="hubcensus: harvest Hugging Face Hub metadata into a DuckDB warehouse and report on it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_DATA_DIR = Path("hubcensus-data")
+DataDirOption = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where raw runs, warehouse.duckdb and reports live.")
 
 
 def _task_runner(name: str, dask_address: str | None, workers: int):
@@ -50,25 +71,45 @@ def _task_runner(name: str, dask_address: str | None, workers: int):
     return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "processes": True, "threads_per_worker": 1, "dashboard_address": ":0"})
 
 
-def _run_refresh(endpoint: str | None, data_dir: Path, task_runner=None, **params) -> dict:
-    from flows.config import ConfigError, load_config
-    from harvesters.hub import HubClient, HubUnreachable
-    from harvesters.settings import default_endpoint
-    from flows.refresh import nightly_refresh
-    from warehouse.catalog import CatalogError
-    from warehouse.database import WarehouseError
+def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt(f"signal {signum}")
 
-    try:
-        config_path = params.get("config_path")
-        endpoint = endpoint or load_config(Path(config_path) if config_path else None).endpoint or default_endpoint()
-        HubClient(endpoint).check_reachable()
-    except (HubUnreachable, ConfigError) as exc:
-        fail(str(exc))
+
+def _run_refresh(endpoint: str | None, data_dir: Path, task_runner=None, **params) -> dict:
+    """Run the flow; SIGTERM stops it like Ctrl-C: the run is marked failed, what it settled is kept."""
+    from prefect.exceptions import TerminationSignal
+
+    from flows.config import load_config
+    from flows.refresh import nightly_refresh
+    from harvesters.hub import HubClient
+    from harvesters.settings import default_endpoint
+
+    if params.get("run_id") is not None:
+        check_run_id(params["run_id"])
+    config_path = params.get("config_path")
+    endpoint = endpoint or load_config(Path(config_path) if config_path else None).endpoint or default_endpoint()
+    HubClient(endpoint).check_reachable()
     flow = nightly_refresh.with_options(task_runner=task_runner) if task_runner is not None else nightly_refresh
+    stop_orphaned_servers()  # left by a run that was killed outright
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return flow(endpoint=endpoint, data_dir=str(data_dir), **params)
-    except (ConfigError, CatalogError, WarehouseError) as exc:
-        fail(str(exc))
+    except (KeyboardInterrupt, TerminationSignal):
+        runs = DataDir(data_dir).runs()
+        hint = f": resume it with `hubcensus refresh --resume {runs[-1].run_id}`" if runs and runs[-1].status == "failed" else ""
+        fail(f"interrupted; the run is marked failed and keeps what it settled{hint}")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _dask_workers(address: str | None, default: int) -> int:
+    """How many processes share the Hub quotas: the local cluster's workers, or the scheduler's."""
+    if not address:
+        return default
+    from distributed import Client
+
+    with Client(address, timeout=15) as client:
+        return max(1, len(client.scheduler_info().get("workers", {})))
 
 
 @app.command()
@@ -82,7 +123,7 @@ def refresh(
     author: Optional[list[str]] = typer.Option(None, "--author", help="Fetch files of this author's models (repeatable)."),
     search: Optional[list[str]] = typer.Option(None, "--search", help="Fetch files of models whose id contains this (repeatable)."),
     catalog: Optional[list[Path]] = typer.Option(None, "--catalog", help="An extra catalog file layered over the shipped one (repeatable)."),
-    resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_ID", help="Resume a crashed run: keeps what it landed, fetches the rest."),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_ID", help="Resume a crashed run by its id (a folder name under DATA_DIR/raw, e.g. 20261127T031500Z-a1b2c3; never a path): keeps what it settled, fetches the rest."),
     page_size: Optional[int] = typer.Option(None, "--page-size", min=1, max=1000, help="Listing page size (the Hub caps it at 1000)."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Concurrent file fetches per shard (default 8)."),
     task_runner: str = typer.Option("default", "--task-runner", help="'default' (threads) or 'dask' (needs the dask extra)."),
@@ -95,6 +136,7 @@ def refresh(
         endpoint, data_dir, task_runner=runner, scope=scope, run_id=resume, config_path=str(config) if config else None,
         full=full, page_size=page_size, concurrency=concurrency, top_downloads=top, authors=author, search=search,
         catalog_paths=[str(c) for c in catalog] if catalog else None, shards=shards or (4 if runner is not None else 1),
+        processes=_dask_workers(dask_address, 2) if runner is not None else 1,
     )  # fmt: skip
     _print_summary(result)
     print_report_paths(Path(result["reports"]), data_dir)
@@ -168,10 +210,26 @@ def replay_hub(
         hub.stop()
 
 
+FILE_OUTCOMES = {
+    "ok": "landed",
+    "missing": "not in the repo at that revision (normal: the listing's siblings said so, or the repo has no such file)",
+    "gated": "gated (the repo needs an access token: set HF_TOKEN)",
+    "not_found": "repo or revision gone",
+    "error": "failed after retries (fetched again next run)",
+}
+
+
+def describe_files(files: dict[str, int]) -> str:
+    """File outcomes in words: a 404 for a file the repo does not have is not a failure."""
+    if not files:
+        return "none to fetch"
+    return "; ".join(f"{n} {FILE_OUTCOMES.get(status, status)}" for status, n in sorted(files.items(), key=lambda kv: -kv[1]))
+
+
 def _print_summary(result: dict) -> None:
     console.print(f"[bold green]run {result['run_id']}[/] complete")
     console.print(f"  models listed: {result['models']}")
-    console.print(f"  files fetched: {result.get('files') or {}}")
+    console.print(f"  files:         {escape(describe_files(result.get('files') or {}))}")
     console.print(f"  raw landing:   {result['raw_dir']}")
     if result.get("warehouse"):
         console.print(f"  warehouse:     {result['warehouse']}  (query it: hubcensus sql \"SELECT * FROM v_models LIMIT 5\")")
@@ -194,17 +252,14 @@ def sql(
 ) -> None:
     """Query the warehouse read-only (marts: v_models, v_taxonomy, v_sizes, v_timeline, v_lineage); writes are refused."""
     from warehouse.adhoc import interactive_sql, run_sql
-    from warehouse.database import WarehouseError, warehouse_path
 
-    try:
-        if query is None:
-            if output is not None or fmt != "table":
-                fail("--format/--output need a QUERY (the interactive prompt prints tables)")
-            interactive_sql(warehouse_path(data_dir))
-            return
-        result = run_sql(warehouse_path(data_dir), query, fmt=fmt, output=output)
-    except WarehouseError as exc:
-        fail(str(exc))
+    warehouse = DataDir(data_dir).warehouse
+    if query is None:
+        if output is not None or fmt != "table":
+            fail("--format/--output need a QUERY (the interactive prompt prints tables)")
+        interactive_sql(warehouse)
+        return
+    result = run_sql(warehouse, query, fmt=fmt, output=output)
     if result is None:
         console.print(f"wrote {output}")
     else:
@@ -214,19 +269,17 @@ def sql(
 @app.command()
 def rebuild(
     data_dir: Path = DataDirOption,
-    run: Optional[str] = typer.Option(None, "--run", metavar="RUN_ID", help="Reload only this run (default: every run under raw/, in order)."),
+    run: Optional[str] = typer.Option(None, "--run", metavar="RUN_ID", help="Reload only this run, by its id (default: every run under raw/, in order)."),
+    include_abandoned: bool = typer.Option(False, "--include-abandoned", help="Also reload runs a crash left abandoned (skipped by default)."),
 ) -> None:
     """Re-normalize the warehouse from the raw landing, without the Hub."""
-    from warehouse.database import WarehouseError
     from warehouse.loading import rebuild as rebuild_warehouse
 
-    try:
-        results = rebuild_warehouse(data_dir, run_id=run)
-    except (WarehouseError, FileNotFoundError) as exc:
-        fail(str(exc))
+    data = DataDir(data_dir)
+    results = rebuild_warehouse(data, run_id=check_run_id(run) if run is not None else None, include_abandoned=include_abandoned)
     for run_id, counts in results.items():
         console.print(f"[bold green]run {run_id}[/] loaded: {counts.get('models', 0)} models, {counts.get('quarantine', 0)} quarantined")
-    console.print(f"  warehouse: {data_dir / 'warehouse.duckdb'}")
+    console.print(f"  warehouse: {data.warehouse}")
 
 
 # --- catalog (warehouse/catalog, issue #4) ---------------------------------------------------------------
@@ -257,29 +310,21 @@ def catalog_gaps_command(
     """Print the top Hub families the catalog lacks (from the last reconciliation, or recomputed with --catalog)."""
     from rich.table import Table
 
-    from warehouse.catalog import CatalogError
+    from warehouse.database import open_warehouse
     from warehouse.gaps import catalog_gaps
-    from warehouse.reconcile import reconcile
+    from warehouse.reconcile import preview_gaps
 
-    path = data_dir / "warehouse.duckdb"
+    path = DataDir(data_dir).warehouse
     if not path.is_file():
         fail(f"no warehouse at {path}: run `hubcensus refresh` (or `hubcensus demo`) first")
-    from warehouse.database import open_warehouse
-    try:
-        if catalog:
-            con = open_warehouse(path)
-            con.execute("BEGIN")
-            try:
-                reconcile(con, catalog)
-                gaps = catalog_gaps(con, limit)
-            finally:
-                con.execute("ROLLBACK")  # a preview: the stored reconciliation is left as the last load wrote it
-        else:
-            con = open_warehouse(path, read_only=True)
+    if catalog:
+        gaps = preview_gaps(path, catalog, limit)  # the stored reconciliation is left as the last load wrote it
+    else:
+        con = open_warehouse(path, read_only=True)
+        try:
             gaps = catalog_gaps(con, limit)
-        con.close()
-    except CatalogError as exc:
-        fail(str(exc))
+        finally:
+            con.close()
     if gaps.is_empty():
         print("no catalog gaps (has a reconciliation run? `hubcensus refresh` runs it after each load)")
         return
@@ -309,12 +354,10 @@ def reports_build(
     date: Optional[str] = typer.Option(None, "--date", metavar="YYYY-MM-DD", help="Date of the set (default: today, UTC)."),
 ) -> None:
     """Build the report set (taxonomy, family tree, timeline, sizes, reconciliation) from DATA_DIR/warehouse.duckdb."""
-    from reports.build import ReportError, build_reports
+    from reports.build import build_reports
 
-    try:
-        report_dir = build_reports(data_dir / "warehouse.duckdb", out or data_dir / "reports", run_id=run_id, today=date)
-    except ReportError as exc:
-        fail(str(exc))
+    data = DataDir(data_dir)
+    report_dir = build_reports(data.warehouse, out or data.reports, run_id=check_run_id(run_id) if run_id is not None else None, today=date)
     console.print(f"[bold green]report set {report_dir.name}[/] built")
     print_report_paths(report_dir, data_dir)
 
@@ -328,7 +371,7 @@ def reports_serve(
     """Serve DATA_DIR/reports read-only over HTTP: the dated sets, their pages and downloads."""
     from reports.server import ReportServer
 
-    root = data_dir / "reports"
+    root = DataDir(data_dir).reports
     if not root.is_dir():
         fail(f"no reports under {root}: run `hubcensus reports build --data-dir {data_dir}` first")
     try:

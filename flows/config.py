@@ -5,6 +5,8 @@ Example::
     [hub]
     endpoint = "https://huggingface.co"   # else $HF_ENDPOINT; HF_TOKEN only from the environment
     tier = "anonymous"                    # rate-limit tier: anonymous | free | pro
+    max_retry_after_s = 300               # longest Retry-After honoured; a longer one fails that request
+    max_run_hours = 20                    # the run's deadline: past it, no new request starts
 
     [listing]                             # the metadata sweep: every model it returns is refreshed
     search = ""
@@ -32,11 +34,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from hubcensus.errors import HubcensusError
+
 CONFIG_FILE = "hubcensus.toml"
 TIERS = ("anonymous", "free", "pro")
 
 
-class ConfigError(ValueError):
+class ConfigError(HubcensusError, ValueError):
     """A hubcensus.toml that cannot be used; the message names the file and the key."""
 
 
@@ -56,6 +60,8 @@ class RefreshConfig:
     concurrency: int = 8
     rate_api: int | None = None
     rate_resolvers: int | None = None
+    max_retry_after_s: float = 300.0
+    max_run_hours: float = 20.0
     source: str | None = field(default=None, compare=False)
 
     def with_overrides(self, **values: Any) -> "RefreshConfig":
@@ -66,6 +72,8 @@ class RefreshConfig:
 _KEYS = {
     ("hub", "endpoint"): "endpoint",
     ("hub", "tier"): "tier",
+    ("hub", "max_retry_after_s"): "max_retry_after_s",
+    ("hub", "max_run_hours"): "max_run_hours",
     ("listing", "search"): "listing_search",
     ("listing", "author"): "listing_author",
     ("listing", "filters"): "listing_filters",
@@ -105,6 +113,9 @@ def load_config(path: Path | None = None) -> RefreshConfig:
     config = RefreshConfig(source=str(path), **values)
     if config.tier not in TIERS:
         raise ConfigError(f"{path}: [hub] tier must be one of {', '.join(TIERS)}, not {config.tier!r}")
+    for name in ("max_retry_after_s", "max_run_hours"):
+        if not isinstance(getattr(config, name), (int, float)) or getattr(config, name) <= 0:
+            raise ConfigError(f"{path}: [hub] {name} must be a positive number")
     if not 1 <= config.page_size <= 1000:
         raise ConfigError(f"{path}: [listing] page_size must be 1..1000 (the Hub's cap)")
     return config

@@ -1,33 +1,32 @@
 """The ``nightly_refresh`` flow: each task is one stage (Hub → raw → warehouse → catalog → reports).
 
-Tasks pass small values (ids, paths, counts); the data itself moves through the raw landing and the
-warehouse file, so any stage can be re-run alone from what the stage before it left.
+Tasks pass small values (a client, a run, paths, counts); the data itself moves through the raw
+landing and the warehouse file, so any stage can be re-run alone from what the stage before it left.
+The run's lifecycle (begin, resume, finish, fail) belongs to the landing; the flow only calls it.
 """
 
 from __future__ import annotations
 
-import zlib
-from datetime import UTC, datetime
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.exceptions import TerminationSignal
 
 from flows.config import RefreshConfig, load_config
-from harvesters.harvest import FileTarget, fetch_files, files_in_scope, land_listing
+from harvesters.harvest import FileTarget, fetch_files, files_in_scope, land_listing, shard_targets
 from harvesters.hub import HubClient, ListingQuery
-from harvesters.landing import RawRun
-from harvesters.ratelimit import shared_limiter, tier_quotas
+from harvesters.landing import DataDir, RawRun, check_run_id, now_iso
+from harvesters.ratelimit import HubRateLimiter, tier_quotas
 from harvesters.scope import FileScope, needs_fetch, select_models
 from harvesters.settings import default_endpoint
 
 SCOPES = ("configured", "all", "metadata")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
+# ------------------------------------------------------------------ wiring: settings → objects
 def listing_query(config: RefreshConfig) -> ListingQuery:
     return ListingQuery(
         search=config.listing_search or None,
@@ -37,161 +36,126 @@ def listing_query(config: RefreshConfig) -> ListingQuery:
     )
 
 
-def listing_scope_key(query: ListingQuery) -> str:
-    """Names the listing's scope: watermarks and deletions compare runs of the same scope only."""
-    parts = [f"search={query.search or ''}", f"author={query.author or ''}", f"filter={','.join(sorted(query.filters))}"]
-    return "listing:" + ";".join(parts)
+def hub_client(endpoint: str, config: RefreshConfig, processes: int = 1) -> HubClient:
+    """The run's one client: its limiter holds the tier's quotas, split between harvesting processes.
 
-
-def _client(endpoint: str, config: RefreshConfig, processes: int = 1) -> HubClient:
-    """A client behind the process-wide rate limiter; quotas are split between parallel processes."""
-    share = max(1, processes)
+    Threads of one process share this object (and its full quota); a Dask worker gets a copy.
+    """
     quotas = tier_quotas(config.tier, api=config.rate_api, resolvers=config.rate_resolvers)
-    shared_limiter({bucket: max(1, quota // share) for bucket, quota in quotas.items()})
-    return HubClient(endpoint)
+    limiter = HubRateLimiter(
+        quotas={bucket: max(1, quota // max(1, processes)) for bucket, quota in quotas.items()},
+        max_retry_after_s=config.max_retry_after_s,
+        deadline=time.time() + config.max_run_hours * 3600 if config.max_run_hours else None,
+    )
+    return HubClient(endpoint, limiter=limiter)
 
 
+def file_scope(scope: str, config: RefreshConfig, data: DataDir) -> FileScope | None:
+    """Which models get their files: None for --scope metadata."""
+    from warehouse.state import catalog_scope_repos
+
+    if scope == "metadata":
+        return None
+    if scope == "all" or config.files_all:
+        return FileScope(everything=True)
+    return FileScope(
+        top_downloads=config.files_top_downloads,
+        authors=config.files_authors,
+        search=config.files_search,
+        repo_ids=catalog_scope_repos(data.warehouse) if config.files_catalog else frozenset(),
+    )
+
+
+# ------------------------------------------------------------------ tasks: one stage each
 @task(name="harvest-listing", retries=2, retry_delay_seconds=[5, 30])
-def harvest_listing(endpoint: str, data_dir: str, run_id: str, config: RefreshConfig) -> int:
-    """Sweep the listing with expand into raw/<run_id>/models.ndjson (every model: stats refresh nightly)."""
+def harvest_listing(client: HubClient, run: RawRun, query: ListingQuery) -> int:
+    """Sweep the listing with expand into the run's raw landing (every model: stats refresh nightly)."""
     log = get_run_logger()
-    run = RawRun.open(Path(data_dir), run_id)
-    count = land_listing(_client(endpoint, config), run, listing_query(config), progress=log.info)
+    count = land_listing(client, run, query, progress=log.info)
     log.info("landed %d models in %s", count, run.models_path)
     return count
 
 
 @task(name="plan-fetches")
-def plan_fetches(data_dir: str, run_id: str, scope: str, config: RefreshConfig, full: bool) -> list[FileTarget]:
+def plan_fetches(data: DataDir, run: RawRun, scope: FileScope | None, full: bool) -> list[FileTarget]:
     """The files to fetch: the models in scope, minus those already settled at their current sha."""
-    from warehouse.database import warehouse_path
-    from warehouse.state import catalog_scope_repos, last_fetch_outcomes
+    from warehouse.state import last_fetch_outcomes
 
-    log = get_run_logger()
-    if scope == "metadata":
+    if scope is None:
         return []
-    db_path = warehouse_path(data_dir)
-    if scope == "all" or config.files_all:
-        file_scope = FileScope(everything=True)
-    else:
-        catalog_repos = catalog_scope_repos(db_path) if config.files_catalog else frozenset()
-        file_scope = FileScope(
-            top_downloads=config.files_top_downloads,
-            authors=config.files_authors,
-            search=config.files_search,
-            repo_ids=catalog_repos,
-        )
-    run = RawRun.open(Path(data_dir), run_id)
-    in_scope = list(select_models(run.iter_models(), file_scope))
-    last = {} if full else last_fetch_outcomes(db_path)
+    last = {} if full else last_fetch_outcomes(data.warehouse)
     # a resumed run keeps what it settled before it crashed
     last.update({key: (row.get("sha"), row["status"]) for key, row in run.fetch_outcomes().items()})
-    by_id = {m["id"]: m for m in in_scope}
+    in_scope = list(select_models(run.iter_models, scope))
+    by_id = {m.id: m for m in in_scope}
     targets = [t for t in files_in_scope(in_scope) if needs_fetch(by_id[t.repo_id], t.path, last)]
-    log.info("%d models in file scope; %d files to fetch (%s)", len(in_scope), len(targets), "full" if full else "incremental")
+    get_run_logger().info("%d models in file scope; %d files to fetch (%s)", len(in_scope), len(targets), "full" if full else "incremental")
     return targets
 
 
 @task(name="fetch-shard", retries=1, retry_delay_seconds=[10])
-def fetch_shard(endpoint: str, data_dir: str, run_id: str, targets: list[FileTarget], config: RefreshConfig, processes: int) -> list[dict]:
-    """Fetch one shard's files (bounded threads, rate-limited); landing is atomic per file.
-
-    The outcomes go back to the flow, the single writer of the run's fetch log.
-    """
-    run = RawRun.open(Path(data_dir), run_id)
-    outcomes: list[dict] = []
-    fetch_files(_client(endpoint, config, processes), run, targets, concurrency=config.concurrency, record=outcomes.append)
-    return outcomes
+def fetch_shard(client: HubClient, run: RawRun, targets: list[FileTarget], concurrency: int) -> dict[str, int]:
+    """Fetch one shard's files (bounded threads, rate-limited); each outcome is logged as it settles."""
+    return dict(fetch_files(client, run, targets, concurrency=concurrency))
 
 
 @task(name="plan-normalize")
-def plan_normalize(data_dir: str, run_id: str, page_bytes: int | None = None) -> list:
-    """Cut models.ndjson into pages (byte spans at line ends) and bring the warehouse to the latest schema,
+def plan_normalize(data: DataDir, run: RawRun, page_bytes: int | None = None) -> list:
+    """Cut the listing into pages (byte spans at line ends) and bring the warehouse to the latest schema,
     so that normalize shards can read stored facts through read-only connections."""
-    import shutil
+    from warehouse.loading import PAGE_BYTES, migrate_warehouse, plan_pages
 
-    from warehouse.database import warehouse_path
-    from warehouse.loading import PAGE_BYTES, migrate_warehouse, plan_pages, staging_dir
-
-    migrate_warehouse(warehouse_path(data_dir))
-    # leftovers: this run's (resumed) and those of runs no longer running (they restage if resumed)
-    for leftover in staging_dir(data_dir, run_id).parent.glob("*"):
-        manifest = Path(data_dir) / "raw" / leftover.name / "run.json"
-        if leftover.name == run_id or not manifest.exists() or RawRun.open(Path(data_dir), leftover.name).read_manifest().get("status") != "running":
-            shutil.rmtree(leftover, ignore_errors=True)
-    spans = plan_pages(RawRun.open(Path(data_dir), run_id), page_bytes or PAGE_BYTES)
+    migrate_warehouse(data.warehouse)
+    spans = plan_pages(run, page_bytes or PAGE_BYTES)
     get_run_logger().info("%d listing pages to normalize", len(spans))
     return spans
 
 
 @task(name="normalize-shard")
-def normalize_shard(data_dir: str, run_id: str, spans: list) -> list[str]:
-    """Normalize some listing pages (read-only on the warehouse) and stage each under staging/<run_id>/."""
-    from warehouse.database import warehouse_path
-    from warehouse.loading import iter_normalized, stage_page, staging_dir
+def normalize_shard(data: DataDir, run: RawRun, spans: list) -> list[str]:
+    """Normalize some listing pages (read-only on the warehouse) and stage each for the load."""
+    from warehouse.loading import iter_normalized, stage_page
 
-    run = RawRun.open(Path(data_dir), run_id)
-    directory = staging_dir(data_dir, run_id)
-    return [str(stage_page(page, directory)) for page in iter_normalized(run, spans, warehouse_path(data_dir))]
+    directory = data.staging_for(run.run_id)
+    return [str(stage_page(page, directory)) for page in iter_normalized(run, spans, data.warehouse)]
 
 
 @task(name="load-warehouse")
-def load_warehouse(data_dir: str, run_id: str, staged: list[str] | None = None) -> dict[str, int]:
-    """Write the run into warehouse.duckdb in one transaction, the only writer.
+def load_warehouse(data: DataDir, run: RawRun, staged: list[str]) -> dict[str, int]:
+    """Write the staged pages into the warehouse in one transaction, the only writer; then drop them."""
+    from warehouse.loading import read_staged, write_normalized
 
-    With ``staged`` (normalize-shard outputs): write those pages in file order. Without: normalize and
-    load the raw run in this task (``load_raw_run``).
-    """
-    import shutil
-
-    from warehouse.database import warehouse_path
-    from warehouse.loading import load_raw_run, read_staged, staging_dir, write_normalized
-
-    if staged is None:
-        counts = load_raw_run(warehouse_path(data_dir), Path(data_dir) / "raw" / run_id)
-    else:
-        run = RawRun.open(Path(data_dir), run_id)
-        pages = (read_staged(path) for path in sorted(staged))  # page-<index> names sort in file order
-        counts = write_normalized(warehouse_path(data_dir), run, pages)
-        shutil.rmtree(staging_dir(data_dir, run_id), ignore_errors=True)
+    pages = (read_staged(path) for path in sorted(staged))  # page-<index> names sort in file order
+    counts = write_normalized(data.warehouse, run, pages)
+    data.remove(data.staging_for(run.run_id))
     get_run_logger().info("loaded: %s", counts)
     return counts
 
 
 @task(name="reconcile-catalog")
-def reconcile_catalog(data_dir: str, catalog_paths: list[str] | None) -> dict[str, int]:
+def reconcile_catalog(data: DataDir, catalog_paths: list[str] | None) -> dict[str, int]:
     """Match the curated catalog to the Hub's models and record agreements, conflicts and gaps."""
-    from warehouse.database import warehouse_path
     from warehouse.reconcile import reconcile_warehouse
 
-    counts = reconcile_warehouse(warehouse_path(data_dir), catalog_paths)
+    counts = reconcile_warehouse(data.warehouse, catalog_paths)
     get_run_logger().info("reconciled: %s", counts)
     return counts
 
 
 @task(name="build-reports")
-def build_report_set(data_dir: str, run_id: str) -> str:
+def build_report_set(data: DataDir, run_id: str) -> str:
     """Build the dated report set from the marts and publish its summary as Prefect artifacts."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     from reports.build import build_reports, summary_tables
-    from warehouse.database import warehouse_path
 
-    out = build_reports(warehouse_path(data_dir), Path(data_dir) / "reports", run_id=run_id)
+    out = build_reports(data.warehouse, data.reports, run_id=run_id)
     summary = summary_tables(out)
     create_markdown_artifact(key="hubcensus-reports", markdown=summary["markdown"], description=f"report set {summary['date']}")
     for key, (description, rows) in summary["tables"].items():
         create_table_artifact(key=key, table=rows, description=description)
     get_run_logger().info("reports: %s", out / "index.html")
     return str(out)
-
-
-def shard(targets: list[FileTarget], shards: int) -> list[list[FileTarget]]:
-    """Split by a stable hash of repo_id: a repo's files stay together, shards are independent."""
-    buckets: list[list[FileTarget]] = [[] for _ in range(max(1, shards))]
-    for target in targets:
-        buckets[zlib.crc32(target.repo_id.encode()) % len(buckets)].append(target)
-    return [b for b in buckets if b]
 
 
 def split_spans(spans: list, shards: int | None) -> list[list]:
@@ -206,6 +170,41 @@ def split_spans(spans: list, shards: int | None) -> list[list]:
         groups.append(spans[start:end])
         start = end
     return groups
+
+
+# ------------------------------------------------------------------ the flow: a list of stages
+def harvest(client: HubClient, data: DataDir, run: RawRun, config: RefreshConfig, scope: str, full: bool, shards: int) -> dict[str, int]:
+    """Listing, then files in shards. A failure (or Ctrl-C, SIGTERM, the deadline) fails the run, keeping
+    everything it settled; the outcomes of every session of the run are counted."""
+    try:
+        n_models = harvest_listing(client, run, listing_query(config))
+        targets = plan_fetches(data, run, file_scope(scope, config, data), full)
+        futures = [fetch_shard.submit(client, run, part, config.concurrency) for part in shard_targets(targets, shards)]
+        for future in futures:
+            future.result()
+    except BaseException as exc:
+        client.stop()
+        run.fail("interrupted (SIGINT/SIGTERM)" if isinstance(exc, (KeyboardInterrupt, TerminationSignal)) else exc)
+        raise
+    files = dict(sorted(Counter(o["status"] for o in run.fetch_outcomes().values()).items()))
+    run.finish(counts={"models": n_models, "files": files})
+    get_run_logger().info("files: %s", files or "none to fetch")
+    return {"models": n_models, "files": files}
+
+
+def normalize_and_load(data: DataDir, run: RawRun, page_bytes: int | None, normalize_shards: int | None) -> tuple[dict, int]:
+    """Normalize in page shards on the task runner, then one load; the run records how the load went."""
+    try:
+        spans = plan_normalize(data, run, page_bytes)
+        groups = split_spans(spans, normalize_shards)
+        normalizing = [normalize_shard.submit(data, run, group) for group in groups]
+        staged = [path for future in normalizing for path in future.result()]
+        loaded = load_warehouse(data, run, staged)
+    except BaseException as exc:
+        run.record_load("failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+        raise
+    run.record_load("loaded")
+    return loaded, len(groups)
 
 
 @flow(name="nightly_refresh", log_prints=True)
@@ -225,65 +224,40 @@ def nightly_refresh(
     shards: int = 1,
     page_bytes: int | None = None,
     normalize_shards: int | None = None,
+    processes: int = 1,
 ) -> dict[str, Any]:
     """Harvest (resuming ``run_id`` when given), normalize and load, reconcile against the catalog, report.
 
-    ``shards`` splits the file fetches by repo hash; the listing is normalized in page shards (one task per
-    ``page_bytes`` page, or ``normalize_shards`` groups of pages) on the flow's task runner, then written by
-    one ``load-warehouse`` task in one transaction.
+    ``shards`` splits the file fetches by repo hash; ``processes`` is how many processes harvest at once
+    (Dask workers), between which the rate-limit quotas are split. The listing is normalized in page
+    shards (one task per ``page_bytes`` page, or ``normalize_shards`` groups) on the flow's task runner,
+    then written by one ``load-warehouse`` task in one transaction.
     """
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}: choose one of {', '.join(SCOPES)}")
-    log = get_run_logger()
     config = load_config(Path(config_path) if config_path else None).with_overrides(
-        page_size=page_size,
-        concurrency=concurrency,
-        files_top_downloads=top_downloads,
-        files_authors=tuple(authors) if authors else None,
-        files_search=tuple(search) if search else None,
-    )
+        page_size=page_size, concurrency=concurrency, files_top_downloads=top_downloads,
+        files_authors=tuple(authors) if authors else None, files_search=tuple(search) if search else None,
+    )  # fmt: skip
     endpoint = (endpoint or config.endpoint or default_endpoint()).rstrip("/")
-    query = listing_query(config)
-    if run_id and (Path(data_dir) / "raw" / run_id).exists():
-        run = RawRun.open(Path(data_dir), run_id)
-        run.write_manifest(status="running", resumed_at=_now())
-        log.info("resuming run %s", run_id)
+    data = DataDir(data_dir)
+    if run_id is not None:
+        run = RawRun.resume(data, check_run_id(run_id))
+        get_run_logger().info("resuming run %s", run.run_id)
     else:
-        run = RawRun.create(
-            Path(data_dir), run_id, endpoint=endpoint, scope=listing_scope_key(query), file_scope=scope, full=full, started_at=_now()
-        )
+        run = RawRun.begin(data, endpoint=endpoint, scope=listing_query(config).scope_key, file_scope=scope, full=full, started_at=now_iso())
 
-    try:
-        n_models = harvest_listing(endpoint, data_dir, run.run_id, config)
-        targets = plan_fetches(data_dir, run.run_id, scope, config, full)
-        parts = shard(targets, shards)
-        futures = [fetch_shard.submit(endpoint, data_dir, run.run_id, part, config, len(parts)) for part in parts]
-        files: dict[str, int] = {}
-        for future in futures:
-            for outcome in future.result():
-                run.record_fetch(**outcome)  # one writer: the flow
-                files[outcome["status"]] = files.get(outcome["status"], 0) + 1
-        log.info("files: %s", files or "none to fetch")
-    except BaseException:
-        run.write_manifest(status="failed", finished_at=_now())
-        raise
-    run.write_manifest(status="complete", finished_at=_now(), counts={"models": n_models, "files": files})
-
-    spans = plan_normalize(data_dir, run.run_id, page_bytes)
-    groups = split_spans(spans, normalize_shards)
-    normalizing = [normalize_shard.submit(data_dir, run.run_id, group) for group in groups]
-    staged = [path for future in normalizing for path in future.result()]
-    loaded = load_warehouse(data_dir, run.run_id, staged)
-    reconciled = reconcile_catalog(data_dir, catalog_paths)
-    reports = build_report_set(data_dir, run.run_id)
+    harvested = harvest(hub_client(endpoint, config, processes), data, run, config, scope, full, shards)
+    loaded, groups = normalize_and_load(data, run, page_bytes, normalize_shards)
+    reconciled = reconcile_catalog(data, catalog_paths)
+    reports = build_report_set(data, run.run_id)
     return {
         "run_id": run.run_id,
         "raw_dir": str(run.root),
-        "models": n_models,
-        "files": files,
-        "normalize_shards": len(groups),
+        **harvested,
+        "normalize_shards": groups,
         "loaded": loaded,
         "reconciled": reconciled,
-        "warehouse": str(Path(data_dir) / "warehouse.duckdb"),
+        "warehouse": str(data.warehouse),
         "reports": reports,
     }

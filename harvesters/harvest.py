@@ -1,9 +1,14 @@
-"""Harvest stages: sweep the listing into the raw landing, then fetch the files of the models in scope."""
+"""Harvest stages: sweep the listing into the raw landing, then fetch the files of the models in scope.
+
+Every fetch outcome, good or bad, is appended to the run's fetch log the moment it settles, so a crash
+or a Ctrl-C keeps what was done and a resume skips it.
+"""
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -11,8 +16,9 @@ from huggingface_hub.errors import GatedRepoError, RemoteEntryNotFoundError, Rep
 
 from harvesters.hub import HubClient, ListingQuery
 from harvesters.landing import RawRun
+from harvesters.ratelimit import RunStopped
 from harvesters.retrying import http_status
-from harvesters.scope import SETTLED
+from harvesters.scope import SETTLED, ListedModel
 from harvesters.settings import FETCH_CONCURRENCY, MODEL_FILES
 
 Progress = Callable[[str], None]
@@ -48,31 +54,52 @@ def land_listing(client: HubClient, run: RawRun, query: ListingQuery, progress: 
     return run.land_listing(pages())
 
 
-def files_in_scope(models: Iterable[dict], wanted: tuple[str, ...] = MODEL_FILES) -> Iterator[FileTarget]:
+def files_in_scope(models: Iterable[ListedModel | dict], wanted: tuple[str, ...] = MODEL_FILES) -> Iterator[FileTarget]:
     """The files we want for each model, asking only for those its siblings list (when it lists any)."""
     for model in models:
-        siblings = model.get("siblings")
-        present = {s.get("rfilename") for s in siblings} if isinstance(siblings, list) else None
+        model = model if isinstance(model, ListedModel) else ListedModel.read(model)
+        if model is None:
+            continue
         for path in wanted:
-            if present is None or path in present:
-                yield FileTarget(model["id"], model.get("sha"), path)
+            if model.siblings is None or path in model.siblings:
+                yield FileTarget(model.id, model.sha, path)
+
+
+def shard_targets(targets: list[FileTarget], shards: int) -> list[list[FileTarget]]:
+    """Split by a stable hash of repo_id: a repo's files stay together, shards are independent."""
+    buckets: list[list[FileTarget]] = [[] for _ in range(max(1, shards))]
+    for target in targets:
+        buckets[zlib.crc32(target.repo_id.encode()) % len(buckets)].append(target)
+    return [b for b in buckets if b]
+
+
+def _failure(outcome: dict, status: str, exc: BaseException | None, reason: str) -> dict:
+    return outcome | {"status": status, "http_status": http_status(exc) if exc else None, "reason": reason[:300], "bytes": 0}
 
 
 def fetch_one(client: HubClient, run: RawRun, target: FileTarget) -> dict:
-    """Fetch and land one file; every outcome, good or bad, becomes one fetch record."""
+    """Fetch and land one file; every outcome, good or bad, becomes one fetch record.
+
+    A stopped run raises ``RunStopped`` (nothing is recorded: the file is simply not fetched yet).
+    """
     outcome = {"repo_id": target.repo_id, "sha": target.sha, "path": target.path}
+    client.check()
     try:
         content = client.download(target.repo_id, target.path, revision=target.sha)
+    except RunStopped:
+        raise
     except GatedRepoError as exc:  # before RepositoryNotFoundError: it is a subclass
-        return outcome | {"status": "gated", "http_status": http_status(exc), "reason": "gated repo: no access token accepted", "bytes": 0}
+        return _failure(outcome, "gated", exc, "gated repo: no access token accepted")
     except RemoteEntryNotFoundError as exc:
-        return outcome | {"status": "missing", "http_status": http_status(exc), "reason": "file not in the repo at this revision", "bytes": 0}
+        return _failure(outcome, "missing", exc, "file not in the repo at this revision")
     except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
-        return outcome | {"status": "not_found", "http_status": http_status(exc), "reason": type(exc).__name__, "bytes": 0}
+        return _failure(outcome, "not_found", exc, type(exc).__name__)
     except Exception as exc:  # retries exhausted or unexpected: record it, the run goes on
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
-        return outcome | {"status": "error", "http_status": http_status(exc), "reason": reason, "bytes": 0}
-    run.land_file(target.repo_id, target.path, content)
+        return _failure(outcome, "error", exc, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    try:
+        run.land_file(target.repo_id, target.path, content)
+    except (OSError, ValueError) as exc:  # a full disk, an unlandable path: that file's error, not the run's
+        return _failure(outcome, "error", None, f"could not land the file: {type(exc).__name__}: {exc}")
     return outcome | {"status": "ok", "http_status": 200, "reason": None, "bytes": len(content)}
 
 
@@ -82,26 +109,41 @@ def fetch_files(
     targets: Iterable[FileTarget],
     concurrency: int = FETCH_CONCURRENCY,
     progress: Progress = _quiet,
-    record: Callable[[dict], None] | None = None,
+    on_outcome: Callable[[dict], None] | None = None,
 ) -> Counter:
-    """Fetch files concurrently (bounded); a resumed run skips what it already landed.
+    """Fetch files concurrently (bounded); a resumed run skips what it already settled.
 
-    Each outcome goes to ``record`` (default: the run's fetch log), always from this thread, so a
-    caller that is the fetch log's single writer (the flow, over shards) can collect them instead.
+    Each outcome is appended to the run's fetch log as it settles (from this thread), then passed to
+    ``on_outcome`` (progress displays). On a stop, queued fetches are cancelled and ``RunStopped`` raised.
     """
-    record = record or (lambda outcome: run.record_fetch(**outcome))
     done = run.fetch_outcomes()
     todo = [t for t in targets if done.get((t.repo_id, t.path), {}).get("status") not in SETTLED]
-    statuses: Counter = Counter(row["status"] for row in done.values())
+    statuses: Counter = Counter()
     if not todo:
         return statuses
     progress(f"fetching {len(todo)} files ({concurrency} at a time)")
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(fetch_one, client, run, target) for target in todo]
-        for number, future in enumerate(as_completed(futures), start=1):
-            outcome = future.result()
-            record(outcome)  # one writer: this thread
-            statuses[outcome["status"]] += 1
-            if number % 50 == 0 or number == len(todo):
-                progress(f"files: {number}/{len(todo)} ({dict(statuses)})")
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fetch")
+    try:
+        pending = {pool.submit(fetch_one, client, run, target) for target in todo}
+        number = 0
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            stopped = [f.exception() for f in finished if f.exception() is not None]
+            for future in finished:
+                if future.exception() is None:
+                    outcome = future.result()
+                    run.record_fetch(**outcome)
+                    statuses[outcome["status"]] += 1
+                    number += 1
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+                    if number % 50 == 0 or number == len(todo):
+                        progress(f"files: {number}/{len(todo)} ({dict(statuses)})")
+            if stopped:
+                raise stopped[0]  # RunStopped: everything settled before it is recorded
+    except BaseException:
+        client.stop()  # wake the workers waiting on the limiter; queued fetches are dropped
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return statuses

@@ -1,27 +1,35 @@
-"""The Hub client wrapper: paged listing with expand, and repository files, through huggingface_hub.
+"""The Hub client: paged listing with expand, and repository files, through huggingface_hub.
 
 The listing goes through huggingface_hub's own HTTP layer (``http_backoff``: retries 408/429/5xx and
-network errors, honouring Retry-After) so that each page can be landed raw as the Hub sent it;
-files go through ``hf_hub_download`` wrapped once by tenacity (it does not retry by itself).
+network errors, honouring Retry-After) so that each page can be landed raw as the Hub sent it; files
+go through ``hf_hub_download`` wrapped once by tenacity (it does not retry by itself). A client owns
+its rate limiter: ``activate`` routes huggingface_hub's shared HTTP client through it, using the
+library's public ``set_client_factory`` hook. Threads of one process share one client (one quota);
+a copy sent to another process (a Dask worker) carries the limiter's settings, not its window.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import httpx2
-from huggingface_hub import hf_hub_download
+from huggingface_hub import get_session, hf_hub_download, set_client_factory
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
 
+from harvesters.ratelimit import HubRateLimiter
 from harvesters.retrying import with_retries
 from harvesters.settings import LISTING_EXPAND, LISTING_PAGE_SIZE, default_endpoint
+from hubcensus.errors import HubcensusError
+
+TIMEOUT = httpx2.Timeout(60.0, connect=15.0)  # a silent server fails the request, never hangs the run
 
 
-class HubUnreachable(RuntimeError):
+class HubUnreachable(HubcensusError):
     """The endpoint did not answer at all (refused, DNS, timeout): nothing to harvest."""
 
 
@@ -53,22 +61,78 @@ class ListingQuery:
             params["expand"] = list(self.expand)
         return params
 
+    @property
+    def scope_key(self) -> str:
+        """Names the listing's scope: watermarks and deletions compare runs of the same scope only."""
+        parts = [f"search={self.search or ''}", f"author={self.author or ''}", f"filter={','.join(sorted(self.filters))}"]
+        return "listing:" + ";".join(parts)
+
+
+def _library_request_hooks() -> list[Callable[[httpx2.Request], Any]]:
+    """huggingface_hub's own request hooks (offline mode, request ids), read off its public session."""
+    hooks = get_session().event_hooks.get("request", [])
+    return [hook for hook in hooks if getattr(hook, "__module__", "").startswith("huggingface_hub")]
+
 
 @dataclass
 class HubClient:
-    """One endpoint (the real Hub or a replay), one optional token (never logged)."""
+    """One endpoint (the real Hub or a replay), one optional token (never logged), one rate limiter."""
 
     endpoint: str = field(default_factory=default_endpoint)
     token: str | bool | None = None
+    limiter: HubRateLimiter | None = None
     cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.endpoint = self.endpoint.rstrip("/")
-        self._download = with_retries(hf_hub_download)
+        self._download = with_retries(hf_hub_download, self.limiter)
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # keep tokens out of logs and tracebacks
         return f"HubClient(endpoint={self.endpoint!r}, token={'***' if self.token else None})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint, "token": self.token, "limiter": self.limiter, "cache_dir": self.cache_dir}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    # ---- the HTTP client huggingface_hub uses
+    def _on_request(self, request: httpx2.Request) -> None:
+        if self.limiter is not None:
+            self.limiter.on_request(request)
+
+    def _on_response(self, response: httpx2.Response) -> None:
+        if self.limiter is not None:
+            self.limiter.on_response(response)
+
+    def _client_factory(self, library_hooks: list) -> Callable[[], httpx2.Client]:
+        def factory() -> httpx2.Client:
+            return httpx2.Client(
+                event_hooks={"request": [*library_hooks, self._on_request], "response": [self._on_response]},
+                follow_redirects=True,
+                timeout=TIMEOUT,
+            )
+
+        return factory
+
+    def activate(self) -> None:
+        """Route huggingface_hub's shared HTTP client through this client's limiter (once per process)."""
+        with self._lock:
+            if self._on_request not in get_session().event_hooks.get("request", []):
+                # the library's hooks are read before the swap closes the session they hang on
+                set_client_factory(self._client_factory(_library_request_hooks()))
+
+    def stop(self) -> None:
+        """Wake every thread waiting on this client and refuse new requests (SIGINT, SIGTERM, deadline)."""
+        if self.limiter is not None:
+            self.limiter.stop()
+
+    def check(self) -> None:
+        if self.limiter is not None:
+            self.limiter.check()
+
+    # ---- the Hub
     def _headers(self) -> dict[str, str]:
         return build_hf_headers(token=self.token, library_name="hubcensus")
 
@@ -82,6 +146,7 @@ class HubClient:
 
     def iter_listing_pages(self, query: ListingQuery = ListingQuery()) -> Iterator[list[bytes]]:
         """Yield the listing page by page, each model as one compact JSON line; nothing is held longer."""
+        self.activate()
         url: str | None = f"{self.endpoint}/api/models"
         params: dict[str, object] | None = query.params()
         headers = self._headers()
@@ -97,6 +162,7 @@ class HubClient:
 
     def download(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
         """A repository file's bytes at ``revision``; typed huggingface_hub errors pass through."""
+        self.activate()
         with tempfile.TemporaryDirectory(dir=self.cache_dir) as cache:
             local = self._download(
                 repo_id,
@@ -108,4 +174,3 @@ class HubClient:
                 library_name="hubcensus",
             )
             return Path(local).read_bytes()
-

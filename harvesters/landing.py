@@ -1,40 +1,90 @@
-"""The raw landing: append-only, atomic files per run, the source of truth.
+"""The data dir and the raw landing: where everything lives on disk, and the run lifecycle.
 
-Layout of one run, ``DATA_DIR/raw/<run_id>/``::
+``DataDir`` is the one owner of the on-disk layout; everything else asks it for paths::
 
-    run.json          the run's manifest: run_id, endpoint, scope, expand, started_at,
-                      finished_at, status ("running" | "complete" | "failed")
-    models.ndjson     one line per listed model, the Hub's JSON exactly as returned
-                      (written as models.ndjson.partial while the listing streams, renamed when complete)
-    fetches.ndjson    one line per file fetch outcome: repo_id, sha, path, status
-                      ("ok" | "missing" | "gated" | "not_found" | "error"), http_status, reason, bytes
-    files/<repo_id>/<path>   the file's bytes as served, each written atomically
+    DATA_DIR/
+      raw/<run_id>/         one harvest run, append-only, atomic files: the source of truth
+        run.json            the run's manifest: run_id, endpoint, scope, started_at, finished_at, status
+                            ("running" | "complete" | "failed" | "abandoned"), pid/host, counts, load
+        models.ndjson       one line per listed model, the Hub's JSON exactly as returned
+                            (models.ndjson.partial while the listing streams, renamed when complete)
+        fetches.ndjson      one line per file fetch outcome: repo_id, sha, path, status
+                            ("ok" | "missing" | "gated" | "not_found" | "error"), http_status, reason, bytes;
+                            appended as each fetch settles, so a crash keeps what was settled
+        files/<repo>/<path> the file's bytes as served, each written atomically; <repo> is the repo id as
+                            one directory name (``repo_dir_name``), so no two repos' files can collide
+      staging/<run_id>/     normalized pages between the normalize shards and the load
+      warehouse.duckdb      the warehouse
+      reports/              report sets
 
+A run id is validated wherever it enters (``check_run_id``), and anything that deletes goes through
+``DataDir.remove``, which refuses any path outside the data dir's own ``raw/`` and ``staging/``.
 Everything downstream (normalization, loading) reads only this; it never calls the Hub.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import secrets
+import shutil
+import socket
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+from urllib.parse import quote, unquote
+
+from hubcensus.errors import HubcensusError, InvalidInput
 
 RAW_DIR = "raw"
+STAGING_DIR = "staging"
+WAREHOUSE_FILE = "warehouse.duckdb"
+REPORTS_DIR = "reports"
 MANIFEST = "run.json"
 MODELS = "models.ndjson"
 FETCHES = "fetches.ndjson"
 FILES_DIR = "files"
+
+FILES_LAYOUT = 2  # 1 (no "layout" in run.json): files/<org>/<name>/<path>; 2: files/<repo_dir_name>/<path>
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # the generated form (20261127T031500Z-a1b2c3) is one
+STATUSES = ("running", "complete", "failed", "abandoned")
+MAX_DIR_NAME = 200  # bytes; file systems allow 255
+
+
+class RunNotFound(HubcensusError):
+    """No raw run with that id under the data dir."""
+
+
+class RunInUse(HubcensusError):
+    """The run is still running in a live process: resuming it would write twice."""
 
 
 def new_run_id(now: datetime | None = None) -> str:
     """A sortable, unique run id: UTC timestamp plus a short random suffix."""
     now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def check_run_id(run_id: Any) -> str:
+    """The run id itself if it is a plain slug (letters, digits, '-' and '_'); else InvalidInput.
+
+    A run id names folders that are later deleted: '../x', '/tmp' or 'a/b' must never get that far.
+    """
+    if not isinstance(run_id, str) or RUN_ID.fullmatch(run_id) is None:
+        raise InvalidInput(
+            f"invalid run id {run_id!r}: a run id is letters, digits, '-' and '_' (e.g. {new_run_id()}), "
+            "never a path"
+        )
+    return run_id
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -52,29 +102,203 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def repo_dir_name(repo_id: str) -> str:
+    """A repo id as ONE directory name: '/' and anything unsafe percent-encoded, never '.' or '..'.
+
+    Repos ``a`` and ``a/config.json`` then land apart (``a/config.json`` vs ``a%2Fconfig.json/...``).
+    Over-long names keep a readable prefix and a hash of the whole id.
+    """
+    name = quote(repo_id, safe="-_.")
+    if name.startswith("."):
+        name = "%2E" + name[1:]
+    if len(name) > MAX_DIR_NAME:
+        name = name[: MAX_DIR_NAME - 41] + "~" + hashlib.sha1(repo_id.encode()).hexdigest()
+    return name
+
+
+def _is_safe_name(value: str) -> bool:
+    return value not in ("", ".", "..") and not any(c in value for c in ("/", "\\", "\x00"))
+
+
+def _process_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """The data dir's layout: the only code that knows its folder and file names."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @classmethod
+    def of(cls, value: "DataDir | Path | str") -> "DataDir":
+        return value if isinstance(value, DataDir) else cls(Path(value))
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    @property
+    def raw(self) -> Path:
+        return self.root / RAW_DIR
+
+    @property
+    def staging(self) -> Path:
+        return self.root / STAGING_DIR
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / WAREHOUSE_FILE
+
+    @property
+    def reports(self) -> Path:
+        return self.root / REPORTS_DIR
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.raw / check_run_id(run_id)
+
+    def staging_for(self, run_id: str) -> Path:
+        return self.staging / check_run_id(run_id)
+
+    def run_ids(self) -> list[str]:
+        """Ids of the runs present under raw/, oldest first (folders that are not runs are ignored)."""
+        if not self.raw.is_dir():
+            return []
+        return sorted(p.name for p in self.raw.iterdir() if RUN_ID.fullmatch(p.name) and (p / MANIFEST).is_file())
+
+    def runs(self) -> list["RawRun"]:
+        return [RawRun(self.run_dir(run_id), run_id) for run_id in self.run_ids()]
+
+    def remove(self, path: Path) -> None:
+        """Delete a run's folder or a staging folder, and nothing else.
+
+        The path must lie strictly inside this data dir's ``raw/`` or ``staging/`` once resolved (its last
+        component is not followed: a symlink is removed, never its target).
+        """
+        path = Path(path)
+        resolved = path.parent.resolve() / path.name
+        bases = [self.raw.resolve(), self.staging.resolve()]
+        if not any(resolved != base and resolved.is_relative_to(base) for base in bases):
+            raise InvalidInput(f"refusing to delete {path}: only folders inside {self.raw} or {self.staging} are ever deleted")
+        if resolved.is_symlink() or resolved.is_file():
+            resolved.unlink()
+        elif resolved.exists():
+            shutil.rmtree(resolved)
+
+    def clear_staging(self, keep: Iterable[str] = ()) -> list[str]:
+        """Remove staged pages of runs that are not running (they restage if resumed), except ``keep``."""
+        if not self.staging.is_dir():
+            return []
+        keep, removed = set(keep), []
+        for leftover in self.staging.iterdir():
+            name = leftover.name
+            running = RUN_ID.fullmatch(name) and RawRun(self.raw / name, name).status == "running"
+            if name not in keep and not running:
+                self.remove(leftover)
+                removed.append(name)
+        return removed
+
+    def abandon_stale_runs(self) -> list[str]:
+        """Runs still marked running whose process is gone (on this host) become ``abandoned``."""
+        host, abandoned = socket.gethostname(), []
+        for run in self.runs():
+            manifest = run.read_manifest()
+            if manifest.get("status") != "running" or manifest.get("host") not in (None, host):
+                continue
+            if not _process_alive(manifest.get("pid")):
+                run.write_manifest(status="abandoned", abandoned_at=now_iso())
+                abandoned.append(run.run_id)
+        return abandoned
+
+
 @dataclass(frozen=True)
 class RawRun:
-    """One run's folder under ``DATA_DIR/raw``."""
+    """One run's folder under ``DATA_DIR/raw``, and its lifecycle."""
 
     root: Path
     run_id: str
 
+    # ---- lifecycle
     @classmethod
-    def create(cls, data_dir: Path, run_id: str | None = None, **manifest: Any) -> "RawRun":
-        """The run's folder, made with its manifest if new; an existing run (a resume) is kept as it is."""
-        run_id = run_id or new_run_id()
-        run = cls(Path(data_dir) / RAW_DIR / run_id, run_id)
-        run.root.mkdir(parents=True, exist_ok=True)
-        if not run.manifest_path.exists():
-            run.write_manifest(status="running", **manifest)
+    def begin(cls, data_dir: DataDir | Path | str, run_id: str | None = None, **manifest: Any) -> "RawRun":
+        """A new run: its folder and manifest (status running, this process as its owner).
+
+        Runs left ``running`` by a dead process are marked ``abandoned`` first, and staging that no
+        running run owns is cleared.
+        """
+        data = DataDir.of(data_dir)
+        run_id = check_run_id(run_id) if run_id is not None else new_run_id()
+        data.abandon_stale_runs()
+        run = cls(data.run_dir(run_id), run_id)
+        if run.manifest_path.exists():
+            raise InvalidInput(f"run {run_id} already exists under {data.raw}: resume it, or start a new run")
+        run.root.mkdir(parents=True)
+        run.write_manifest(status="running", layout=FILES_LAYOUT, **manifest, **_owner())
+        data.clear_staging(keep=[run_id])
         return run
 
     @classmethod
-    def open(cls, data_dir: Path, run_id: str) -> "RawRun":
-        root = Path(data_dir) / RAW_DIR / run_id
-        if not (root / MANIFEST).exists():
-            raise FileNotFoundError(f"no raw run {run_id!r} under {Path(data_dir) / RAW_DIR}")
-        return cls(root, run_id)
+    def resume(cls, data_dir: DataDir | Path | str, run_id: str) -> "RawRun":
+        """An existing run, taken over by this process: what it landed is kept, leftovers are cleared."""
+        data = DataDir.of(data_dir)
+        data.abandon_stale_runs()
+        run = cls.open(data, run_id)
+        manifest = run.read_manifest()
+        if manifest.get("status") == "running" and manifest.get("pid") != os.getpid():
+            raise RunInUse(f"run {run_id} is still running (pid {manifest.get('pid')} on {manifest.get('host')})")
+        run.remove_temporaries()
+        run.write_manifest(status="running", resumed_at=now_iso(), finished_at=None, error=None, **_owner())
+        data.clear_staging()  # this run's own staged pages too: they are restaged from the raw listing
+        return run
+
+    def finish(self, **fields: Any) -> dict[str, Any]:
+        return self.write_manifest(status="complete", finished_at=now_iso(), **fields)
+
+    def fail(self, error: BaseException | str) -> dict[str, Any]:
+        reason = error if isinstance(error, str) else (f"{type(error).__name__}: {error}".strip().rstrip(":"))
+        return self.write_manifest(status="failed", finished_at=now_iso(), error=reason.splitlines()[0][:500] if reason else None)
+
+    def record_load(self, status: str, error: str | None = None) -> dict[str, Any]:
+        """What happened when the run was loaded into the warehouse (the harvest status stays as it was)."""
+        return self.write_manifest(load={"status": status, "at": now_iso(), "error": error})
+
+    def remove_temporaries(self) -> int:
+        """Delete what an interrupted write left behind (``.*.tmp``, ``*.partial``): never a landed file."""
+        removed = 0
+        for path in list(self.root.rglob(".*.tmp")) + list(self.root.glob("*.partial")):
+            if path.is_file():
+                path.unlink()
+                removed += 1
+        return removed
+
+    @classmethod
+    def open(cls, data_dir: DataDir | Path | str, run_id: str) -> "RawRun":
+        data = DataDir.of(data_dir)
+        run = cls(data.run_dir(run_id), run_id)
+        if not run.manifest_path.is_file():
+            raise RunNotFound(f"no raw run {run_id!r} under {data.raw}")
+        return run
+
+    @classmethod
+    def create(cls, data_dir: DataDir | Path | str, run_id: str | None = None, **manifest: Any) -> "RawRun":
+        """A run's folder for hand-made runs (tests, fixtures): made with its manifest if new, kept if not."""
+        data = DataDir.of(data_dir)
+        run_id = check_run_id(run_id) if run_id is not None else new_run_id()
+        run = cls(data.run_dir(run_id), run_id)
+        run.root.mkdir(parents=True, exist_ok=True)
+        if not run.manifest_path.exists():
+            run.write_manifest(status="running", layout=FILES_LAYOUT, **manifest)
+        return run
 
     # ---- paths
     @property
@@ -89,13 +313,50 @@ class RawRun:
     def fetches_path(self) -> Path:
         return self.root / FETCHES
 
+    @property
+    def files_root(self) -> Path:
+        return self.root / FILES_DIR
+
+    @cached_property
+    def files_layout(self) -> int:
+        try:
+            return int(self.read_manifest().get("layout") or 1)
+        except (OSError, ValueError, TypeError):
+            return FILES_LAYOUT
+
     def file_path(self, repo_id: str, path: str) -> Path:
-        target = (self.root / FILES_DIR / repo_id / path).resolve()
-        if not target.is_relative_to((self.root / FILES_DIR).resolve()):
-            raise ValueError(f"refusing to land {repo_id}/{path} outside the run folder")
+        """Where a repo's file lands; ValueError for a path that could leave the run's files folder."""
+        parts = path.split("/")
+        if not all(_is_safe_name(p) for p in parts):
+            raise ValueError(f"refusing to land {path!r} of {repo_id!r}: not a plain relative path")
+        if self.files_layout >= 2:
+            target = self.files_root / repo_dir_name(repo_id) / path
+        else:
+            target = (self.files_root / repo_id / path).resolve()
+            if not target.is_relative_to(self.files_root.resolve()):
+                raise ValueError(f"refusing to land {repo_id}/{path} outside the run folder")
         return target
 
+    def landed_files(self, names: Iterable[str]) -> Iterator[tuple[str, str, Path]]:
+        """(repo_id, file name, path) of every landed file with one of ``names`` (runs without a fetch log)."""
+        names = set(names)
+        if not self.files_root.is_dir():
+            return
+        for path in sorted(self.files_root.rglob("*")):
+            if path.name not in names or not path.is_file():
+                continue
+            relative = path.parent.relative_to(self.files_root).as_posix()
+            repo_id = unquote(relative) if self.files_layout >= 2 else relative
+            yield repo_id, path.name, path
+
     # ---- manifest
+    @property
+    def status(self) -> str | None:
+        try:
+            return self.read_manifest().get("status")
+        except (OSError, ValueError):
+            return None
+
     def read_manifest(self) -> dict[str, Any]:
         return json.loads(self.manifest_path.read_text())
 
@@ -128,11 +389,15 @@ class RawRun:
         os.replace(partial, self.models_path)
         return count
 
-    def iter_models(self) -> Iterator[dict[str, Any]]:
+    def iter_models(self) -> Iterator[Any]:
+        """Each listing line, parsed; a line that is not JSON is skipped (normalization quarantines it)."""
         with open(self.models_path, "rb") as fh:
             for line in fh:
                 if line.strip():
-                    yield json.loads(line)
+                    try:
+                        yield json.loads(line)
+                    except (ValueError, RecursionError):
+                        continue
 
     # ---- files
     def land_file(self, repo_id: str, path: str, content: bytes) -> Path:
@@ -141,23 +406,34 @@ class RawRun:
         return target
 
     def record_fetch(self, **outcome: Any) -> None:
-        """Append one fetch outcome; a resumed run may append again, readers keep the last per (repo_id, path)."""
-        with open(self.fetches_path, "ab") as fh:
-            fh.write(json.dumps(outcome, sort_keys=True).encode() + b"\n")
+        """Append one fetch outcome as it settles (one write of one line, O_APPEND: shards may share the log).
+
+        A resumed run may append again; readers keep the last line per (repo_id, path).
+        """
+        line = json.dumps(outcome, sort_keys=True).encode() + b"\n"
+        fd = os.open(self.fetches_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
 
     def fetch_outcomes(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The last outcome per (repo_id, path); a line torn by a crash is skipped."""
         outcomes: dict[tuple[str, str], dict[str, Any]] = {}
         if self.fetches_path.exists():
             for line in self.fetches_path.read_bytes().splitlines():
-                if line.strip():
+                try:
                     row = json.loads(line)
                     outcomes[(row["repo_id"], row["path"])] = row
+                except (ValueError, KeyError, TypeError):
+                    continue
         return outcomes
 
 
-def list_runs(data_dir: Path) -> list[str]:
+def _owner() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def list_runs(data_dir: DataDir | Path | str) -> list[str]:
     """Run ids present under DATA_DIR/raw, oldest first."""
-    raw = Path(data_dir) / RAW_DIR
-    if not raw.is_dir():
-        return []
-    return sorted(p.name for p in raw.iterdir() if (p / MANIFEST).exists())
+    return DataDir.of(data_dir).run_ids()

@@ -1,10 +1,12 @@
-"""A client-side rate limiter for the Hub's published quotas, shared by every request of the process.
+"""A client-side rate limiter for the Hub's published quotas, plus the run's stop and deadline.
 
 The Hub counts requests per 5-minute fixed window, separately for the API and for file resolvers
-(anonymous: 500 API / 3,000 resolver calls; a free token: 1,000 / 5,000; PRO: 2,500 / 12,000).
-It is installed through huggingface_hub's own ``set_client_factory`` hook, so listing pages,
-model_info and ``hf_hub_download`` all pass through it. When the Hub answers 429 (or says in its
-``RateLimit`` header that nothing remains), every thread pauses together until the window resets.
+(anonymous: 500 API / 3,000 resolver calls; a free token: 1,000 / 5,000; PRO: 2,500 / 12,000). A
+``HubRateLimiter`` belongs to one ``HubClient``, which routes huggingface_hub's HTTP client through it
+(``set_client_factory``, the library's public hook), so listing pages and ``hf_hub_download`` all pass
+through it. On a 429 (or a ``RateLimit`` header saying nothing remains) every thread pauses together,
+for at most ``max_retry_after_s``: a longer Retry-After fails that request with ``RetryAfterTooLong``.
+Waiting threads wake at once when the run is stopped (SIGINT/SIGTERM) or its deadline passes.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import httpx2
-from huggingface_hub import set_client_factory
-from huggingface_hub.utils._http import hf_request_event_hook
+
+from hubcensus.errors import HubcensusError
 
 WINDOW_S = 300.0
 QUOTAS = {
@@ -25,7 +28,21 @@ QUOTAS = {
     "free": {"api": 1000, "resolvers": 5000},
     "pro": {"api": 2500, "resolvers": 12000},
 }
+MAX_RETRY_AFTER_S = 300.0
 _RATELIMIT = re.compile(r'"?(?P<bucket>[\w-]+)"?\s*;\s*r=(?P<remaining>\d+)\s*;\s*t=(?P<reset>\d+)')
+_POLL_S = 1.0  # how often a long wait looks at the clock again (a stop wakes it at once)
+
+
+class RunStopped(HubcensusError):
+    """The run was asked to stop (SIGINT/SIGTERM): no new request is sent."""
+
+
+class RunDeadlineExceeded(RunStopped):
+    """The run went past its deadline ([hub] max_run_hours)."""
+
+
+class RetryAfterTooLong(HubcensusError):
+    """The Hub asked us to wait longer than [hub] max_retry_after_s: that request fails, the run goes on."""
 
 
 def tier_quotas(tier: str = "anonymous", **overrides: int | None) -> dict[str, int]:
@@ -40,27 +57,72 @@ def bucket_of(path: str) -> str:
     return "resolvers" if "/resolve/" in path else "api"
 
 
+def retry_after_header(headers: httpx2.Headers) -> float | None:
+    value = headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 @dataclass
 class HubRateLimiter:
-    """Sliding-window limiter per bucket, plus a shared pause set by 429s and RateLimit headers."""
+    """Sliding-window limiter per bucket, a shared pause set by 429s, a stop switch and a deadline."""
 
     quotas: dict[str, int] = field(default_factory=lambda: dict(QUOTAS["anonymous"]))
     window_s: float = WINDOW_S
-    clock: callable = time.monotonic
-    sleep: callable = time.sleep
+    max_retry_after_s: float = MAX_RETRY_AFTER_S
+    deadline: float | None = None  # time.time() after which no request starts
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Any] | None = None  # tests pass a fake; default: wait on the stop event
+    on_wait: Callable[[str, float], None] | None = None  # told when a wait starts (progress display)
 
     def __post_init__(self) -> None:
         self._sent: dict[str, deque[float]] = {bucket: deque() for bucket in self.quotas}
         self._pause_until = 0.0
         self._lock = threading.Lock()
+        self._stop = threading.Event()
         self.waited_s = 0.0
         self.throttled = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What crosses to another process (a Dask worker): the settings, not the window's state."""
+        keep = ("quotas", "window_s", "max_retry_after_s", "deadline")
+        return {name: getattr(self, name) for name in keep}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    # ---- stop and deadline
+    def stop(self) -> None:
+        """Wake every waiting thread and refuse new requests."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def check(self) -> None:
+        """Raise if no new request may start (stopped, or past the deadline)."""
+        if self._stop.is_set():
+            raise RunStopped("the run was stopped")
+        if self.deadline is not None and time.time() >= self.deadline:
+            raise RunDeadlineExceeded("the run passed its deadline ([hub] max_run_hours)")
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``; a stop wakes it at once."""
+        if self.sleep is not None:
+            self.sleep(seconds)
+        else:
+            self._stop.wait(seconds)
+
+    # ---- the window
     def acquire(self, bucket: str) -> None:
         """Block until one more request of ``bucket`` fits its window and no shared pause is on."""
         quota = self.quotas.get(bucket)
+        announced = False
         while True:
+            self.check()
             with self._lock:
                 now = self.clock()
                 sent = self._sent.setdefault(bucket, deque())
@@ -72,30 +134,38 @@ class HubRateLimiter:
                 if wait <= 0:
                     sent.append(now)
                     return
-            self.waited_s += wait
-            self.sleep(min(wait, 5.0))
+            if not announced and self.on_wait is not None:
+                self.on_wait(bucket, wait)
+                announced = True
+            self.waited_s += min(wait, _POLL_S)
+            self.wait(min(wait, _POLL_S))
 
     def pause(self, seconds: float) -> None:
-        """Every thread waits ``seconds`` from now (the longest pause asked for wins)."""
+        """Every thread waits ``seconds`` from now (the longest pause asked for wins; capped)."""
+        seconds = min(max(0.0, seconds), self.max_retry_after_s)
         with self._lock:
-            self._pause_until = max(self._pause_until, self.clock() + max(0.0, seconds))
+            self._pause_until = max(self._pause_until, self.clock() + seconds)
 
     def observe(self, status: int, headers: httpx2.Headers) -> None:
-        """Learn from a response: 429 → back off together; RateLimit r=0 → wait for the reset."""
+        """Learn from a response: 429 → back off together; RateLimit r=0 → wait for the reset.
+
+        A Retry-After beyond ``max_retry_after_s`` raises ``RetryAfterTooLong`` for this request.
+        """
         reset = None
         match = _RATELIMIT.search(headers.get("RateLimit", ""))
         if match:
             reset = float(match["reset"])
             if int(match["remaining"]) == 0:
                 self.pause(reset)
-        if status == 429:
-            self.throttled += 1
-            retry_after = headers.get("Retry-After")
-            try:
-                delay = float(retry_after) if retry_after is not None else reset
-            except ValueError:
-                delay = reset
-            self.pause(delay if delay is not None else 1.0)
+        if status in (429, 503):
+            retry_after = retry_after_header(headers)
+            if status == 429:
+                self.throttled += 1
+                self.pause(retry_after if retry_after is not None else reset if reset is not None else 1.0)
+            if retry_after is not None and retry_after > self.max_retry_after_s:
+                raise RetryAfterTooLong(
+                    f"the Hub asked to retry after {retry_after:,.0f} s, more than max_retry_after_s = {self.max_retry_after_s:,.0f} s"
+                )
 
     # ---- httpx event hooks
     def on_request(self, request: httpx2.Request) -> None:
@@ -103,37 +173,3 @@ class HubRateLimiter:
 
     def on_response(self, response: httpx2.Response) -> None:
         self.observe(response.status_code, response.headers)
-
-
-_installed: HubRateLimiter | None = None  # the process-wide one: huggingface_hub shares one HTTP client
-
-
-def shared_limiter(quotas: dict[str, int]) -> HubRateLimiter:
-    """The installed limiter when its quotas match, else a new one installed in its place.
-
-    Re-installing closes huggingface_hub's shared client, so threads of one process must share one.
-    """
-    if _installed is None or _installed.quotas != quotas:
-        install(HubRateLimiter(quotas=dict(quotas)))
-    assert _installed is not None
-    return _installed
-
-
-def install(limiter: HubRateLimiter | None) -> None:
-    """Make huggingface_hub's shared HTTP client go through ``limiter`` (None: the library default)."""
-    global _installed
-    _installed = limiter
-    if limiter is None:
-        from huggingface_hub.utils._http import default_client_factory
-
-        set_client_factory(default_client_factory)
-        return
-
-    def factory() -> httpx2.Client:
-        return httpx2.Client(
-            event_hooks={"request": [hf_request_event_hook, limiter.on_request], "response": [limiter.on_response]},
-            follow_redirects=True,
-            timeout=None,
-        )
-
-    set_client_factory(factory)

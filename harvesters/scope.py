@@ -3,13 +3,58 @@
 The metadata sweep (the listing with expand) always covers the whole listing scope; files are the
 expensive part, so they are fetched only for the models a ``FileScope`` selects, and of those only
 for the ones whose sha changed since their files were last fetched.
+
+Listing entries come from strangers: ``ListedModel.read`` takes what it can use from one and never
+raises; an entry without a string id is left to normalization, which quarantines it. Selection
+streams the listing twice (top-N by downloads, then the rest) and never holds it whole.
 """
 
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+SETTLED = frozenset({"ok", "missing", "gated", "not_found"})
+
+
+@dataclass(frozen=True)
+class ListedModel:
+    """What the harvester needs of one listing entry, each field checked for its shape."""
+
+    id: str
+    sha: str | None = None
+    author: str | None = None
+    downloads: int = 0
+    siblings: frozenset[str] | None = None  # file names the listing says the repo has; None: it did not say
+
+    @classmethod
+    def read(cls, entry: Any) -> "ListedModel | None":
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"].strip():
+            return None
+        sha, author, downloads = entry.get("sha"), entry.get("author"), entry.get("downloads")
+        siblings = entry.get("siblings")
+        names = None
+        if isinstance(siblings, list):
+            names = frozenset(s["rfilename"] for s in siblings if isinstance(s, dict) and isinstance(s.get("rfilename"), str))
+        return cls(
+            id=entry["id"].strip(),
+            sha=sha if isinstance(sha, str) else None,
+            author=author if isinstance(author, str) else None,
+            downloads=downloads if isinstance(downloads, int) and not isinstance(downloads, bool) and downloads > 0 else 0,
+            siblings=names,
+        )
+
+    @property
+    def owner(self) -> str:
+        return (self.author or (self.id.split("/", 1)[0] if "/" in self.id else "")).lower()
+
+
+def listed_models(entries: Iterable[Any]) -> Iterator[ListedModel]:
+    for entry in entries:
+        model = ListedModel.read(entry)
+        if model is not None:
+            yield model
 
 
 @dataclass(frozen=True)
@@ -27,42 +72,42 @@ class FileScope:
         return not (self.everything or self.top_downloads or self.authors or self.search or self.repo_ids)
 
 
-def select_models(models: Iterable[dict], scope: FileScope) -> Iterator[dict]:
-    """The listed models in ``scope``, each once, in listing order."""
-    models = list(models)
-    if scope.everything:
-        yield from models
-        return
-    top = set()
-    if scope.top_downloads:
-        ranked = heapq.nlargest(scope.top_downloads, models, key=lambda m: (m.get("downloads") or 0, m["id"]))
-        top = {m["id"] for m in ranked}
+def select_models(listing: Callable[[], Iterable[Any]], scope: FileScope) -> Iterator[ListedModel]:
+    """The listed models in ``scope``, each once, in listing order.
+
+    ``listing`` opens the landed listing afresh: it is read twice when a top-N is asked (the N best by
+    downloads first, kept as (downloads, id) only), so memory is bounded by the scope, not the Hub.
+    """
+    top: set[str] = set()
+    if scope.top_downloads and not scope.everything:
+        best = heapq.nlargest(scope.top_downloads, ((m.downloads, m.id) for m in listed_models(listing())))
+        top = {repo_id for _, repo_id in best}
     authors = {a.lower() for a in scope.authors}
     terms = [t.lower() for t in scope.search]
-    for model in models:
-        repo_id = model["id"]
-        author = (model.get("author") or (repo_id.split("/", 1)[0] if "/" in repo_id else "")).lower()
+    seen: set[str] = set()
+    for model in listed_models(listing()):
+        if model.id in seen:
+            continue
         if (
-            repo_id in top
-            or repo_id in scope.repo_ids
-            or author in authors
-            or any(term in repo_id.lower() for term in terms)
+            scope.everything
+            or model.id in top
+            or model.id in scope.repo_ids
+            or model.owner in authors
+            or any(term in model.id.lower() for term in terms)
         ):
+            seen.add(model.id)
             yield model
 
 
-SETTLED = frozenset({"ok", "missing", "gated", "not_found"})
-
-
-def needs_fetch(model: dict, path: str, last: dict[tuple[str, str], tuple[str | None, str]]) -> bool:
+def needs_fetch(model: ListedModel, path: str, last: dict[tuple[str, str], tuple[str | None, str]]) -> bool:
     """Fetch unless this file was already settled at this very sha.
 
     ``last`` maps (repo_id, path) → (sha, status) of the last recorded outcome. Settled: landed, known
     missing (404), or refused (gated: after adding a token, run once with ``--full``). A new model, a
     changed sha, a file that errored or was quarantined last time is fetched again.
     """
-    previous = last.get((model["id"], path))
+    previous = last.get((model.id, path))
     if previous is None:
         return True
     sha, status = previous
-    return not (sha is not None and sha == model.get("sha") and status in SETTLED)
+    return not (sha is not None and sha == model.sha and status in SETTLED)

@@ -14,6 +14,8 @@ set; building the same date again replaces that date's set.
 
 from __future__ import annotations
 
+from hubcensus.errors import HubcensusError
+
 import json
 import os
 import shutil
@@ -34,7 +36,7 @@ MANIFEST = "manifest.json"
 REPO_COLUMNS = frozenset({"repo_id", "child_id", "parent_id", "root_id", "top_child", "best_candidate"})
 
 
-class ReportError(RuntimeError):
+class ReportError(HubcensusError):
     """A domain error about building reports (the CLI prints it as one line)."""
 
 

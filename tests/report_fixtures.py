@@ -41,7 +41,7 @@ def build_real_reports(base: Path) -> RealReports:
     from harvesters.landing import RawRun
     from harvesters.replay import ReplayHub
     from reports.build import build_reports
-    from warehouse.database import warehouse_path
+    from harvesters.landing import DataDir
     from warehouse.loading import load_raw_run
     from warehouse.reconcile import reconcile_warehouse
 
@@ -65,7 +65,7 @@ def build_real_reports(base: Path) -> RealReports:
                            counts={"models": n_models, "files": dict(files)})
     finally:
         hub.stop()
-    db = warehouse_path(data_dir)
+    db = DataDir(data_dir).warehouse
     load_raw_run(db, run.root)
     reconcile_warehouse(db)
     out = build_reports(db, data_dir / "reports", run_id=RUN_ID, today=DATE)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from warehouse.adhoc import SQLError, SQLWriteRefused, example_queries, interactive_sql, run_sql
-from warehouse.database import warehouse_path
+from harvesters.landing import DataDir
 from warehouse.fixtures import make_raw_run
 from warehouse.loading import load_raw_run
 
@@ -18,8 +18,8 @@ from warehouse.loading import load_raw_run
 def db(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("adhoc")
     run = make_raw_run(data_dir, "20250101T000000Z-aaaaaa")
-    load_raw_run(warehouse_path(data_dir), run.root)
-    return warehouse_path(data_dir)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
+    return DataDir(data_dir).warehouse
 
 
 def test_there_are_five_examples():

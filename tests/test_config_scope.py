@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flows.config import ConfigError, RefreshConfig, load_config
-from harvesters.scope import FileScope, needs_fetch, select_models
+from harvesters.scope import FileScope, ListedModel, needs_fetch, select_models
 
 MODELS = [
     {"id": "google-bert/bert-base-uncased", "author": "google-bert", "downloads": 900, "sha": "a1"},
@@ -16,8 +16,8 @@ MODELS = [
 ]
 
 
-def ids(scope: FileScope) -> list[str]:
-    return [m["id"] for m in select_models(MODELS, scope)]
+def ids(scope: FileScope, models=MODELS) -> list[str]:
+    return [m.id for m in select_models(lambda: iter(models), scope)]
 
 
 def test_scope_selects_by_top_downloads_author_search_and_ids():
@@ -30,7 +30,7 @@ def test_scope_selects_by_top_downloads_author_search_and_ids():
 
 
 def test_needs_fetch_only_when_new_changed_or_unsettled():
-    model = {"id": "org/m", "sha": "s2"}
+    model = ListedModel("org/m", sha="s2")
     assert needs_fetch(model, "config.json", {})  # new
     assert needs_fetch(model, "config.json", {("org/m", "config.json"): ("s1", "ok")})  # sha changed
     assert not needs_fetch(model, "config.json", {("org/m", "config.json"): ("s2", "ok")})
@@ -72,3 +72,19 @@ def test_bad_config_is_refused_with_the_key(tmp_path, text, message):
 def test_no_config_file_means_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert load_config() == RefreshConfig()
+
+
+def test_a_malformed_listing_entry_costs_its_fields_never_the_selection():
+    hostile = MODELS + [
+        {"id": "o/siblings", "sha": "e1", "siblings": ["config.json", 3, None, {"rfilename": 7}, {"rfilename": "README.md"}]},
+        {"id": 42, "downloads": "many"},
+        {"id": "o/weird", "author": ["x"], "downloads": "lots", "sha": {"no": 1}},
+        "not a model",
+        None,
+    ]
+    assert ids(FileScope(top_downloads=1), hostile) == ["google-bert/bert-base-uncased"]
+    assert "o/weird" in ids(FileScope(everything=True), hostile)
+    weird = ListedModel.read(hostile[-3])
+    assert weird == ListedModel("o/weird", sha=None, author=None, downloads=0, siblings=None)
+    assert ListedModel.read(hostile[-5]).siblings == frozenset({"README.md"})
+    assert ListedModel.read(hostile[-4]) is None and ListedModel.read("not a model") is None

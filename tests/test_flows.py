@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -255,10 +257,44 @@ def test_staging_left_by_runs_no_longer_running_is_cleared(replay_hub, data_dir)
 
     crashed = RawRun.create(data_dir)
     crashed.write_manifest(status="failed")
-    running = RawRun.create(data_dir)  # another run still in flight keeps its staging
+    # another run still in flight (its owner process is alive: this one) keeps its staging
+    running = RawRun.create(data_dir, pid=os.getpid(), host=socket.gethostname())
     for run in (crashed, running):
         (data_dir / "staging" / run.run_id / "page-000000").mkdir(parents=True)
 
     nightly_refresh(endpoint=replay_hub().url, data_dir=str(data_dir), scope="metadata")
     assert not (data_dir / "staging" / crashed.run_id).exists()
     assert (data_dir / "staging" / running.run_id).exists()
+
+
+def test_a_malformed_listing_entry_costs_its_field_never_the_run(replay_hub, snapshot_copy, data_dir):
+    import duckdb
+
+    from flows.refresh import nightly_refresh
+
+    path = snapshot_copy / "api/models/facebook/bart-base.json"
+    body = json.loads(path.read_bytes())
+    body["siblings"] = [{"rfilename": "config.json"}, 3, None, "README.md"]
+    body["downloads"] = "lots"
+    path.write_text(json.dumps(body))
+
+    result = nightly_refresh(endpoint=replay_hub(snapshot_copy).url, data_dir=str(data_dir), scope="all")
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    kept = con.execute("SELECT count(*) FROM models WHERE repo_id = 'facebook/bart-base'").fetchall()[0][0]
+    notes = [r[0] for r in con.execute("SELECT reason FROM quarantine WHERE repo_id = 'facebook/bart-base'").fetchall()]
+    con.close()
+    assert kept == 1 and result["models"] == len(list((snapshot_copy / "api/models").rglob("*.json")))
+    assert any("siblings" in note for note in notes)
+
+
+def test_the_flow_refuses_a_path_like_run_id_before_touching_anything(tmp_path):
+    from flows.refresh import nightly_refresh
+    from hubcensus.errors import InvalidInput
+
+    data_dir = tmp_path / "data"
+    (data_dir / "raw").mkdir(parents=True)
+    (tmp_path / "x").mkdir()
+    for bad in ("../x", "../../x", str(tmp_path / "x")):
+        with pytest.raises(InvalidInput, match="invalid run id"):
+            nightly_refresh(endpoint="http://127.0.0.1:9", data_dir=str(data_dir), run_id=bad)
+    assert (data_dir / "raw").is_dir() and (tmp_path / "x").is_dir()

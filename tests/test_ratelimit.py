@@ -8,7 +8,7 @@ import pytest
 from harvesters.harvest import fetch_files, files_in_scope, land_listing
 from harvesters.hub import HubClient, ListingQuery
 from harvesters.landing import RawRun
-from harvesters.ratelimit import HubRateLimiter, bucket_of, install
+from harvesters.ratelimit import HubRateLimiter, RetryAfterTooLong, RunDeadlineExceeded, RunStopped, bucket_of
 from harvesters.replay import FaultPlan, FaultRule
 
 
@@ -71,14 +71,34 @@ def test_limiter_sees_every_request_of_a_real_harvest_and_backs_off_on_429(repla
     hub = replay_hub(page_size=10)
     hub.faults = FaultPlan([FaultRule(path=r"/resolve/", status=429, retry_after=1, times=2)])
     lim = HubRateLimiter(quotas={"api": 1000, "resolvers": 1000})
-    install(lim)
-    try:
-        client, run = HubClient(hub.url), RawRun.create(data_dir)
-        land_listing(client, run, ListingQuery(page_size=10))
-        statuses = fetch_files(client, run, files_in_scope(run.iter_models()), concurrency=4)
-    finally:
-        install(None)
+    client, run = HubClient(hub.url, limiter=lim), RawRun.create(data_dir)
+    land_listing(client, run, ListingQuery(page_size=10))
+    statuses = fetch_files(client, run, files_in_scope(run.iter_models()), concurrency=4)
     assert lim.throttled == 2 and lim.waited_s > 0
     assert statuses.get("error", 0) == 0
     served = [r for r in hub.requests if r["path"].startswith("/api/models") or "/resolve/" in r["path"]]
     assert sum(len(lim._sent[b]) for b in lim._sent) == len(served)
+
+
+def test_fetch_shards_on_threads_share_one_client_and_its_full_quota(replay_hub, data_dir):
+    """--shards 4 without Dask: four shards, one process, one limiter at the tier's whole quota."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flows.config import RefreshConfig
+    from flows.refresh import hub_client
+    from harvesters.harvest import shard_targets
+
+    hub = replay_hub()
+    config = RefreshConfig(rate_resolvers=1000)
+    client = hub_client(hub.url, config, processes=1)
+    assert client.limiter.quotas["resolvers"] == 1000  # not 1000 // shards
+    run = RawRun.create(data_dir)
+    land_listing(client, run, ListingQuery())
+    shards = shard_targets(list(files_in_scope(run.iter_models())), 4)
+    assert len(shards) == 4
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda part: fetch_files(client, run, part, concurrency=2), shards))
+    resolves = [r for r in hub.requests if "/resolve/" in r["path"]]
+    assert len(client.limiter._sent["resolvers"]) == len(resolves) > 250 // 4  # every shard's requests in ONE window
+    assert client.limiter.waited_s == 0
+    assert hub_client(hub.url, config, processes=2).limiter.quotas["resolvers"] == 500  # split between processes only

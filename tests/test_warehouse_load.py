@@ -7,7 +7,8 @@ import json
 import duckdb
 import pytest
 
-from warehouse.database import open_warehouse, warehouse_path
+from harvesters.landing import DataDir
+from warehouse.database import open_warehouse
 from warehouse.fixtures import make_raw_run, snapshot_bodies
 from warehouse.loading import LoadError, load_raw_run, rebuild, table_contents
 
@@ -20,8 +21,8 @@ def snapshot_db(tmp_path_factory):
     """The bundled demo snapshot as one raw run, loaded once for the read-only tests of this module."""
     data_dir = tmp_path_factory.mktemp("snapshot")
     run = make_raw_run(data_dir, RUN1)
-    counts = load_raw_run(warehouse_path(data_dir), run.root)
-    con = open_warehouse(warehouse_path(data_dir), read_only=True)
+    counts = load_raw_run(DataDir(data_dir).warehouse, run.root)
+    con = open_warehouse(DataDir(data_dir).warehouse, read_only=True)
     yield con, counts
     con.close()
 
@@ -116,7 +117,7 @@ def test_harvest_run_recorded(snapshot_db):
 
 def test_loading_the_same_run_twice_changes_nothing(data_dir):
     run = make_raw_run(data_dir, RUN1)
-    db = warehouse_path(data_dir)
+    db = DataDir(data_dir).warehouse
     load_raw_run(db, run.root)
     with duckdb.connect(str(db), read_only=True) as con:
         first = table_contents(con)
@@ -139,8 +140,8 @@ def test_malformed_card_and_config_go_to_quarantine_and_the_model_keeps_its_row(
         ("FacebookAI/roberta-base", "README.md"): b"- just\n- a list\n",  # no front matter: fine, not quarantined
     }
     run = make_raw_run(data_dir, RUN1, bodies=bodies, files=files)
-    load_raw_run(warehouse_path(data_dir), run.root)
-    con = open_warehouse(warehouse_path(data_dir), read_only=True)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
+    con = open_warehouse(DataDir(data_dir).warehouse, read_only=True)
     quarantined = rows(con, "SELECT repo_id, stage, reason FROM quarantine ORDER BY stage")
     assert [(r, s) for r, s, _ in quarantined] == [("google-bert/bert-base-uncased", "card"), ("google-bert/bert-base-uncased", "config")]
     assert "not valid JSON" in quarantined[1][2] and "YAML" in quarantined[0][2]
@@ -157,8 +158,8 @@ def test_bad_listing_lines_are_quarantined_and_the_run_goes_on(data_dir):
         b'{"id": "odd/shapes", "tags": "not-a-list", "cardData": [1], "downloads": "12", "likes": 1.5, "gated": true}',
     ]
     run = make_raw_run(data_dir, RUN1, bodies=bodies, files={}, extra_lines=extra)
-    load_raw_run(warehouse_path(data_dir), run.root)
-    con = open_warehouse(warehouse_path(data_dir), read_only=True)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
+    con = open_warehouse(DataDir(data_dir).warehouse, read_only=True)
     assert rows(con, "SELECT count(*) FROM models") == [(4,)]
     assert rows(con, "SELECT downloads, likes, gated, tags FROM models WHERE repo_id = 'odd/shapes'") == [(12, None, "auto", None)]
     reasons = [r for (r,) in rows(con, "SELECT reason FROM quarantine WHERE stage = 'listing' ORDER BY reason")]
@@ -180,8 +181,8 @@ def test_packed_quantized_weights_are_counted_as_the_weights_they_pack(data_dir)
     }  # fmt: skip
     files = {("someone/Llama-bnb-4bit", "config.json"): json.dumps({"model_type": "llama", "quantization_config": {"load_in_4bit": True}}).encode()}
     run = make_raw_run(data_dir, RUN1, bodies=[gptq, bnb], files=files)
-    load_raw_run(warehouse_path(data_dir), run.root)
-    con = open_warehouse(warehouse_path(data_dir), read_only=True)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
+    con = open_warehouse(DataDir(data_dir).warehouse, read_only=True)
     got = {r[0]: r[1:] for r in rows(con, "SELECT repo_id, params_total, params_effective, params_note FROM models")}
     assert got["someone/Llama-GPTQ"][:2] == (1_200_000, 8_200_000)
     assert "gptq 4-bit" in got["someone/Llama-GPTQ"][2]
@@ -197,7 +198,7 @@ def _body(repo_id, sha, downloads, likes=1):
 
 
 def test_runs_over_time_history_versions_and_order(data_dir):
-    db = warehouse_path(data_dir)
+    db = DataDir(data_dir).warehouse
     a = make_raw_run(data_dir, "20250101T060000Z-aaaaaa", bodies=[_body("o/m", "s1", 10)], files={})
     b = make_raw_run(data_dir, "20250101T180000Z-bbbbbb", bodies=[_body("o/m", "s1", 15)], files={})
     c = make_raw_run(data_dir, "20250102T060000Z-cccccc", bodies=[_body("o/m", "s2", 30), _body("o/new", "n1", 1)], files={})
@@ -222,6 +223,6 @@ def test_runs_over_time_history_versions_and_order(data_dir):
 
 def test_load_errors_are_typed(data_dir, tmp_path):
     with pytest.raises(LoadError):
-        load_raw_run(warehouse_path(data_dir), tmp_path / "nowhere")
+        load_raw_run(DataDir(data_dir).warehouse, tmp_path / "nowhere")
     with pytest.raises(LoadError):
         rebuild(data_dir)

@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from warehouse.database import warehouse_path
+from harvesters.landing import DataDir
 from warehouse.fixtures import DEMO_SNAPSHOT, make_raw_run, snapshot_bodies
 from warehouse.loading import (
     PAGE_BYTES,
@@ -115,7 +115,7 @@ def test_sharded_load_gives_the_same_warehouse_as_load_raw_run(tmp_path, page_by
 
 def test_reloading_a_run_in_shards_changes_nothing(tmp_path):
     (run, _) = two_runs(tmp_path)
-    db = warehouse_path(tmp_path / "w")
+    db = DataDir(tmp_path / "w").warehouse
     load_in_shards(db, run, 2_000, 3)
     first = contents(db)
     load_in_shards(db, run, 2_000, 2)  # another shard count, the same pages (harvest_runs counts them)
@@ -125,7 +125,7 @@ def test_reloading_a_run_in_shards_changes_nothing(tmp_path):
 def test_a_normalized_page_survives_pickling_and_staging(tmp_path):
     (run, _) = two_runs(tmp_path)
     span = plan_pages(run, 4_000)[0]
-    page = normalize_page(run, span, warehouse_path(tmp_path / "none-yet"))
+    page = normalize_page(run, span, DataDir(tmp_path / "none-yet").warehouse)
     assert not (tmp_path / "none-yet").exists()  # no warehouse: nothing carried, nothing created
     for copy in (pickle.loads(pickle.dumps(page)), read_staged(stage_page(page, tmp_path / "staging"))):
         assert copy.index == page.index and list(copy.frames) == list(page.frames)
@@ -140,7 +140,7 @@ def test_pages_must_be_written_in_file_order(tmp_path):
     from warehouse.loading import LoadError
 
     (run, _) = two_runs(tmp_path)
-    db = warehouse_path(tmp_path / "w")
+    db = DataDir(tmp_path / "w").warehouse
     pages = list(iter_normalized(run, plan_pages(run, 4_000)[:2], None))
     with pytest.raises(LoadError, match="file order"):
         write_normalized(db, run, pages[::-1])

@@ -2,24 +2,28 @@
 
 Migrations are ``warehouse/migrations/NNN_name.sql``; each is applied with its ``schema_version`` row in one
 transaction, in number order, so an older warehouse upgrades in place and a failed migration leaves
-nothing half-done. Numbers 001-009 are the core tables and marts; 010 and above belong to the catalog.
+nothing half-done. The number orders them; the name says what each one adds (001 core tables, 002 marts,
+010 the catalog, 020 file fetches, ...).
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
+from hubcensus.errors import HubcensusError
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-WAREHOUSE_FILE = "warehouse.duckdb"
 _NAME = re.compile(r"^(\d{3})_([A-Za-z0-9_]+)\.sql$")
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(HubcensusError):
     """A domain error about the warehouse file (the CLI prints it as one line)."""
 
 
@@ -36,10 +40,6 @@ class Migration:
     @property
     def sql(self) -> str:
         return self.path.read_text(encoding="utf-8")
-
-
-def warehouse_path(data_dir: Path | str) -> Path:
-    return Path(data_dir) / WAREHOUSE_FILE
 
 
 def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
@@ -76,22 +76,33 @@ def pending(con: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS_DIR) ->
     return [m for m in migrations(directory) if m.version not in done]
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection, commit: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction: committed when the block ends (rolled back with ``commit=False``, a preview),
+    rolled back on any exception. The one way hubcensus writes."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT" if commit else "ROLLBACK")
+
+
 def migrate(con: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS_DIR, upto: int | None = None) -> list[int]:
     """Apply every pending migration (up to ``upto``), each in its own transaction with its record."""
     applied: list[int] = []
     for migration in pending(con, directory):
         if upto is not None and migration.version > upto:
             break
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(migration.sql)
-            con.execute(
-                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-                [migration.version, migration.name, datetime.now(UTC)],
-            )
-            con.execute("COMMIT")
-        except Exception as exc:
-            con.execute("ROLLBACK")
+            with transaction(con):
+                con.execute(migration.sql)
+                con.execute(
+                    "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                    [migration.version, migration.name, datetime.now(UTC)],
+                )
+        except duckdb.Error as exc:
             raise WarehouseError(f"migration {migration.path.name} failed: {exc}") from exc
         applied.append(migration.version)
     return applied

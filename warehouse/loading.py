@@ -25,8 +25,10 @@ from typing import Any, Iterable, Iterator
 import duckdb
 import polars as pl
 
-from harvesters.landing import FILES_DIR, RawRun, list_runs
-from warehouse.database import WarehouseError, open_warehouse, pending, warehouse_path
+from hubcensus.errors import HubcensusError
+
+from harvesters.landing import DataDir, RawRun
+from warehouse.database import WarehouseError, open_warehouse, pending, transaction
 from warehouse.normalize import mappings
 from warehouse.normalize.documents import CARD_FAILURES, DocumentError, card_lineage_fields, parse_card, parse_config
 from warehouse.normalize.listing import (
@@ -75,23 +77,17 @@ def run_context(run_id: str, manifest: dict[str, Any]) -> RunContext:
 
 
 def _fetch_outcomes(run: RawRun) -> pl.DataFrame:
-    """fetches.ndjson, last outcome per (repo_id, path)."""
-    if not run.fetches_path.exists() or run.fetches_path.stat().st_size == 0:
-        return pl.DataFrame(schema=FETCH_SCHEMA)
-    frame = pl.read_ndjson(run.fetches_path, schema=FETCH_SCHEMA, ignore_errors=True)
-    return frame.filter(pl.col("repo_id").is_not_null() & pl.col("path").is_not_null()).unique(
-        ["repo_id", "path"], keep="last", maintain_order=True
-    )
+    """The run's fetch log, last outcome per (repo_id, path) (a line torn by a crash is skipped)."""
+    rows = [{name: row.get(name) for name in FETCH_SCHEMA} for row in run.fetch_outcomes().values()]
+    return conform(pl.DataFrame(rows, schema=FETCH_SCHEMA, strict=False), FETCH_SCHEMA)
 
 
 def _landed_files(run: RawRun) -> pl.DataFrame:
     """Without a fetch log (hand-made runs): every landed config.json / README.md counts as fetched ok."""
-    root = run.root / FILES_DIR
-    rows = []
-    for name in (CONFIG_FILE, CARD_FILE):
-        for path in root.rglob(name) if root.is_dir() else []:
-            repo_id = path.parent.relative_to(root).as_posix()
-            rows.append({"repo_id": repo_id, "sha": None, "path": name, "status": "ok", "http_status": None, "reason": None, "bytes": path.stat().st_size})
+    rows = [
+        {"repo_id": repo_id, "sha": None, "path": name, "status": "ok", "http_status": None, "reason": None, "bytes": path.stat().st_size}
+        for repo_id, name, path in run.landed_files((CONFIG_FILE, CARD_FILE))
+    ]
     return pl.DataFrame(rows, schema=FETCH_SCHEMA)
 
 
@@ -532,10 +528,6 @@ def write_normalized(db_path: Path | str, run: RawRun, pages: Iterable[Normalize
 STAGED_FILE_FRAMES = ("configs", "cards")
 
 
-def staging_dir(data_dir: Path | str, run_id: str) -> Path:
-    return Path(data_dir) / "staging" / run_id
-
-
 def stage_page(page: NormalizedPage, directory: Path | str) -> Path:
     """Write a normalized page under ``directory/page-<index>/`` (written aside, then renamed: atomic)."""
     final = Path(directory) / f"page-{page.index:06d}"
@@ -635,27 +627,23 @@ def _load(con: duckdb.DuckDBPyConnection, run: RawRun, page_bytes: int = PAGE_BY
 
 
 def _open_run(raw_run_dir: Path | str) -> RawRun:
+    """A run from its folder: the folder's name is its id, and its manifest must agree."""
     root = Path(raw_run_dir)
-    if not (root / "run.json").exists():
-        raise LoadError(f"no raw run at {root} (run.json missing)")
     try:
-        run_id = json.loads((root / "run.json").read_text()).get("run_id") or root.name
+        run = RawRun.open(DataDir(root.parent.parent), root.name)
+        run_id = run.read_manifest().get("run_id") or root.name
+    except HubcensusError as exc:
+        raise LoadError(f"no raw run at {root}: {exc}") from exc
     except (OSError, json.JSONDecodeError) as exc:
-        raise LoadError(f"cannot read {root / 'run.json'}: {exc}") from exc
+        raise LoadError(f"cannot read the manifest of {root}: {exc}") from exc
     if run_id != root.name:
-        raise LoadError(f"run.json says run_id {run_id!r} but the folder is {root.name!r}")
-    return RawRun(root, run_id)
+        raise LoadError(f"the manifest says run_id {run_id!r} but the folder is {root.name!r}")
+    return run
 
 
 def _in_transaction(con: duckdb.DuckDBPyConnection, work):
-    con.execute("BEGIN TRANSACTION")
-    try:
-        result = work()
-        con.execute("COMMIT")
-        return result
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    with transaction(con):
+        return work()
 
 
 def load_raw_run(db_path: Path | str, raw_run_dir: Path | str, page_bytes: int = PAGE_BYTES) -> dict[str, int]:
@@ -668,24 +656,25 @@ def load_raw_run(db_path: Path | str, raw_run_dir: Path | str, page_bytes: int =
         con.close()
 
 
-def rebuild(data_dir: Path | str, run_id: str | None = None, page_bytes: int = PAGE_BYTES) -> dict[str, dict[str, int]]:
+def rebuild(data_dir: DataDir | Path | str, run_id: str | None = None, page_bytes: int = PAGE_BYTES, include_abandoned: bool = False) -> dict[str, dict[str, int]]:
     """Re-normalize from the raw landing, without the Hub.
 
     With ``run_id``: reload that run (an idempotent upsert). Without: empty the core tables and reload
-    every run in order, each in its own transaction (emptying happens in the first run's transaction, so
-    the warehouse is never seen empty). The catalog's tables (migrations 010+) are left alone.
+    every run in order (runs a crash left ``abandoned`` only when asked), each in its own transaction
+    (emptying happens in the first run's transaction, so the warehouse is never seen empty). The
+    catalog's tables are left alone.
     """
-    data_dir = Path(data_dir)
-    runs = [run_id] if run_id else list_runs(data_dir)
+    data = DataDir.of(data_dir)
     if run_id:
-        RawRun.open(data_dir, run_id)  # a clear error when it does not exist
+        runs = [RawRun.open(data, run_id)]  # a clear error when it does not exist
+    else:
+        runs = [run for run in data.runs() if include_abandoned or run.status != "abandoned"]
     if not runs:
-        raise LoadError(f"no raw runs under {data_dir / 'raw'}: nothing to rebuild")
-    con = open_warehouse(warehouse_path(data_dir))
+        raise LoadError(f"no raw runs under {data.raw}: nothing to rebuild")
+    con = open_warehouse(data.warehouse)
     results: dict[str, dict[str, int]] = {}
     try:
-        for number, rid in enumerate(runs):
-            run = RawRun.open(data_dir, rid)
+        for number, run in enumerate(runs):
 
             def work(run: RawRun = run, first: bool = number == 0) -> dict[str, int]:
                 if first and not run_id:
@@ -693,7 +682,7 @@ def rebuild(data_dir: Path | str, run_id: str | None = None, page_bytes: int = P
                         con.execute(f"DELETE FROM {table}")
                 return _load(con, run, page_bytes)
 
-            results[rid] = _in_transaction(con, work)
+            results[run.run_id] = _in_transaction(con, work)
     finally:
         con.close()
     return results

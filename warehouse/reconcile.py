@@ -188,17 +188,25 @@ def reconcile(con, catalog_paths: list[Path] | list[str] | None = None) -> dict[
 
 def reconcile_warehouse(db_path: Path | str, catalog_paths: list[Path] | list[str] | None = None) -> dict[str, int]:
     """Open the warehouse and reconcile in one transaction of its own (the flow's step after each load)."""
-    from warehouse.database import open_warehouse
+    from warehouse.database import open_warehouse, transaction
 
     con = open_warehouse(db_path)
     try:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            counts = reconcile(con, catalog_paths)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        return counts
+        with transaction(con):
+            return reconcile(con, catalog_paths)
+    finally:
+        con.close()
+
+
+def preview_gaps(db_path: Path | str, catalog_paths: list[Path] | list[str], limit: int = 20) -> pl.DataFrame:
+    """The gaps a reconciliation with extra catalog files would find, leaving the stored one untouched."""
+    from warehouse.database import open_warehouse, transaction
+    from warehouse.gaps import catalog_gaps
+
+    con = open_warehouse(db_path)
+    try:
+        with transaction(con, commit=False):
+            reconcile(con, catalog_paths)
+            return catalog_gaps(con, limit)
     finally:
         con.close()

@@ -8,6 +8,8 @@ that every path it opens stays inside its root.
 
 from __future__ import annotations
 
+from hubcensus.errors import HubcensusError
+
 import json
 import os
 import re
@@ -22,7 +24,7 @@ REPO_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,95}")
 _REDIRECT_TARGET = re.compile(r"Redirecting to /api/models/([^?\s]+)")
 
 
-class SnapshotError(ValueError):
+class SnapshotError(HubcensusError, ValueError):
     """The directory is not a replay snapshot, or a snapshot file is malformed."""
 
 

@@ -8,6 +8,8 @@ returns every problem of one file instead of raising.
 
 from __future__ import annotations
 
+from hubcensus.errors import HubcensusError
+
 import csv
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +76,7 @@ class CatalogProblem:
         return f"{where}{who}{col}: {self.reason}"
 
 
-class CatalogError(ValueError):
+class CatalogError(HubcensusError, ValueError):
     """A catalog file has bad rows; ``file``/``row``/``reason`` describe the first, ``problems`` all of them."""
 
     def __init__(self, problems: list[CatalogProblem]):
