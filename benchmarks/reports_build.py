@@ -32,7 +32,7 @@ def make_warehouse(data_dir: Path, n: int, seed: int) -> tuple[Path, dict]:
     """Land demo + N synthetic models as one run, load it, reconcile; return the warehouse and the timings."""
     from harvesters.landing import RawRun
     from harvesters.settings import DEMO_SNAPSHOT
-    from warehouse.database import warehouse_path
+    from harvesters.landing import DataDir
     from warehouse.fixtures import MODEL_FILES, listing_line, snapshot_bodies
     from warehouse.loading import load_raw_run
     from warehouse.reconcile import reconcile_warehouse
@@ -54,7 +54,7 @@ def make_warehouse(data_dir: Path, n: int, seed: int) -> tuple[Path, dict]:
                                      reason=None, bytes=len(content))
     figures["land"] = {"models": count, "seconds": round(land.seconds, 1)}
     print(f"raw run: {count:,} models in {land.seconds:.1f} s", flush=True)
-    db = warehouse_path(data_dir)
+    db = DataDir(data_dir).warehouse
     with Timer() as load:
         load_raw_run(db, run.root)
     figures["load"] = {"seconds": round(load.seconds, 1), "cpu_seconds": round(load.cpu_seconds, 1)}
@@ -91,10 +91,12 @@ def main() -> None:
     parser.add_argument("--builds", type=int, default=1, help="time the build this many times")
     args = parser.parse_args()
 
+    from harvesters.landing import DataDir
+
     with tempfile.TemporaryDirectory(prefix="bench-reports-build-") as tmp:
         work = args.keep or Path(tmp)
         data_dir = work / "data"
-        db = data_dir / "warehouse.duckdb"
+        db = DataDir(data_dir).warehouse
         figures: dict = {"synthetic_models": args.models, "seed": args.seed}
         if db.is_file():
             print(f"reusing {db} ({db.stat().st_size / 1e9:.1f} GB)")
