@@ -15,7 +15,6 @@ Data tables
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from datetime import datetime
 
@@ -205,21 +204,16 @@ def _scatter(sizes: pl.DataFrame, floor: pl.DataFrame) -> Chart:
             ax.axhline(t, color="#bbbbbb", linewidth=0.8, linestyle="--", zorder=1)
             ax.annotate(name, xy=(1, t), xycoords=("axes fraction", "data"), xytext=(3, 0), textcoords="offset points",
                         va="center", fontsize=8, color="#777777")
-        placed: list[tuple[datetime, float]] = []
-        for row in _to_name(dated).sort("params", descending=True).iter_rows(named=True):
-            # stagger labels whose points are close (within ~4 months and half a decade) so names do not overprint
-            y = math.log10(row["params"])
-            near = sum(1 for x0, y0 in placed if abs((row["created_at"] - x0).days) < 120 and abs(y - y0) < 0.6)
-            placed.append((row["created_at"], y))
-            ax.annotate(label(row["repo_id"], 36), xy=(row["created_at"], row["params"]), xytext=(-8, (8, -16, 22, -30)[near % 4]),
-                        textcoords="offset points", ha="right", fontsize=7.5, color="#333333", zorder=4,
-                        arrowprops={"arrowstyle": "-", "color": "#999999", "linewidth": 0.6})
         ax.set_title(title)
-        ax.set_xlabel("created on the Hub (UTC); catalog entries at their publication date")
+        ax.set_xlabel("created on the Hub (UTC)")
         ax.set_ylabel("parameters (log scale)")
         ax.yaxis.set_major_formatter(charts.plt.FuncFormatter(lambda v, _: charts.human(v)))
-        # below the axes, not over them: catalog ranges and points fill every corner on real data
+        # below the axes, not over them: points fill every corner on real data
         fig.legend(title="architecture class (models)", loc="outside lower center", ncols=3, fontsize=8, title_fontsize=8)
+        named = _to_name(dated).sort(["params", "repo_id"], descending=[True, False])
+        items = [labels.Label(x, float(p), label(r, 36), "#333333") for x, p, r in named.select("x", "params", "repo_id").iter_rows()]
+        labels.freeze_layout(fig)
+        labels.place(ax, items, markers=[(i.x, i.y) for i in items], candidates=labels.offsets(steps=5, step=10))
         svg = charts.to_svg(fig, title)
     caption = (f"{dated.height:,} models with a parameter count and a creation date; the largest and most downloaded are named. "
                "Dashed lines: the size bucket edges.")
