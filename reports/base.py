@@ -29,6 +29,7 @@ class Table:
     frame: pl.DataFrame
     description: str = ""
     preview_rows: int = 25
+    number_text: frozenset[str] = frozenset()  # text columns holding numbers: shown for people (13.7M), raw in the files
 
     @property
     def files(self) -> dict[str, str]:
@@ -72,6 +73,7 @@ class Context:
     run: dict[str, Any] | None
     relations: frozenset[str]
     model_columns: frozenset[str]
+    memo: dict[str, Any] = field(default_factory=dict)  # frames several builders share (reports.catalog_hub)
 
     @classmethod
     def open(cls, con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> "Context":

@@ -93,7 +93,8 @@ def build(ctx: Context) -> Report:
     n_matched = ctx.scalar(f"SELECT count(DISTINCT catalog_name) FROM catalog_matches WHERE confidence >= {CONFIDENT}")
     totals = {s: int(summary[s].sum()) for s in STATUSES}
     tables = [
-        Table(SLUG, "Field comparisons", rows, "reconciliation: conflicts first.", preview_rows=60),
+        Table(SLUG, "Field comparisons", rows, "reconciliation: conflicts first. Counts are shown rounded (hover for the exact figure); the CSV/Parquet keep them raw.",
+              preview_rows=60, number_text=frozenset({"catalog_value", "hub_value"})),
         Table(f"{SLUG}-summary", "Comparisons per field", summary, "reconciliation counted by field and status."),
         Table(f"{SLUG}-matches", "Catalog ↔ Hub matches", matches, "catalog_matches; confident = confidence ≥ 0.8.", preview_rows=40),
         Table(f"{SLUG}-unmatched", "Catalog entries without a confident match", unmatched, "Best candidate below 0.8, if any.", preview_rows=40),
