@@ -14,8 +14,9 @@ import duckdb
 import polars as pl
 
 from reports.charts import Chart
+from warehouse.matching import BET
 
-CONFIDENT = 0.8  # catalog_matches.confidence at or above which the catalog engineer "would bet on it"
+CONFIDENT = BET  # shown in the pages' text; queries read catalog_matches.confident
 
 CATALOG_TABLES = ("catalog_models", "catalog_matches", "reconciliation", "catalog_gaps")
 

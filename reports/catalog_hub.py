@@ -1,7 +1,7 @@
 """The catalog with the Hub laid over it: one row per catalog entry, for the four catalog figures.
 
 Per entry: the structure its text gives (family branch, family root, the entries its Extension says it derives from,
-its pretraining-task class: reports.catalog_text) and the Hub side: its confident matches (confidence >= 0.8), the
+its pretraining-task class: reports.catalog_text) and the Hub side: its confident matches (catalog_matches.confident), the
 Hub repos that descend from them through lineage, their downloads and when the first of them appeared. Computed once
 per build (``ctx.memo``): the family tree, timeline, sizes and taxonomy builders all read it.
 """
@@ -11,13 +11,13 @@ from __future__ import annotations
 import polars as pl
 
 from reports import catalog_text
-from reports.base import CONFIDENT, Context
+from reports.base import Context
 
 MAX_DEPTH = 12  # lineage generations walked below a matched repo (as the family tree's walk)
 
 _REACH = f"""
 WITH RECURSIVE matched AS (
-    SELECT DISTINCT catalog_name, repo_id FROM catalog_matches WHERE confidence >= $confident
+    SELECT DISTINCT catalog_name, repo_id FROM catalog_matches WHERE confident
 ), edges AS (
     SELECT DISTINCT child_id, parent_id FROM v_lineage WHERE child_id <> parent_id
 ), walk(catalog_name, repo_id, depth) AS (
@@ -45,7 +45,7 @@ def reach(ctx: Context) -> pl.DataFrame:
     """(catalog_name, repo_id, depth, downloads, created_at, created_at_is_floor): depth 0 = a confident match,
     depth n = n lineage generations below one (each repo once per entry, at its smallest depth)."""
     if "reach" not in ctx.memo:
-        ctx.memo["reach"] = ctx.con.sql(_REACH.replace("{live}", ctx.live), params={"confident": CONFIDENT}).pl()
+        ctx.memo["reach"] = ctx.con.sql(_REACH.replace("{live}", ctx.live)).pl()
     return ctx.memo["reach"]
 
 

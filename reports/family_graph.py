@@ -81,7 +81,7 @@ def entry_label(row: dict, with_hub: bool = True) -> str:
 def _entry_node(node_id: str, row: dict, with_hub: bool = True) -> str:
     matched = bool(row["matched_repos"])
     style = (f'fillcolor="{ARCH_FILL.get(row["arch_class"], ARCH_FILL[None])}", class="entry matched"' if matched
-             else f'style="rounded,dashed", color="#8c959f", fontcolor="#57606a", class="entry unmatched"')
+             else 'style="rounded,dashed", color="#8c959f", fontcolor="#57606a", class="entry unmatched"')
     return f"  {node_id} [label={entry_label(row, with_hub)}, {style}];"
 
 

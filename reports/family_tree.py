@@ -8,7 +8,7 @@ child -> parent edges belongs to it (a merge of two families belongs to both). C
 
 Data tables
 - ``family_tree``: one row per family: descendants, edges per relation, downloads, most downloaded descendant,
-  and the catalog's family for the root (matched with confidence >= 0.8).
+  and the catalog's family for the root (matched with confidence >= BET, warehouse/matching.py).
 - ``family_tree-edges``: every edge with its family root and depth (1 = a direct child of the root).
 - ``family_tree-catalog_tree``: the catalog tree's data: one row per catalog entry with its family branch, family
   root, the entries its Extension text derives it from, its confident Hub matches and their Hub descendants.
@@ -63,12 +63,12 @@ def _families(ctx: Context) -> pl.DataFrame:
     catalog_join = ""
     if ctx.catalog_loaded:
         catalog = ", cat.catalog_family, cat.catalog_entries"
-        catalog_join = f"""
+        catalog_join = """
         LEFT JOIN (
             SELECT x.repo_id, string_agg(DISTINCT c.family, '; ' ORDER BY c.family) AS catalog_family,
                    string_agg(DISTINCT c.name, '; ' ORDER BY c.name) AS catalog_entries
             FROM catalog_matches x JOIN catalog_models c ON c.name = x.catalog_name
-            WHERE x.confidence >= {CONFIDENT} GROUP BY x.repo_id
+            WHERE x.confident GROUP BY x.repo_id
         ) cat ON cat.repo_id = f.root_id"""
     return ctx.df(
         f"""
@@ -105,7 +105,7 @@ def _catalog_families(ctx: Context) -> pl.DataFrame:
         ), matched AS (
             SELECT DISTINCT c.family, x.repo_id
             FROM catalog_models c
-            JOIN catalog_matches x ON x.catalog_name = c.name AND x.confidence >= {CONFIDENT}
+            JOIN catalog_matches x ON x.catalog_name = c.name AND x.confident
         ), per_family AS (
             SELECT mt.family, count(*) AS hub_repos_matched, CAST(coalesce(sum(m.downloads), 0) AS BIGINT) AS hub_downloads_matched
             FROM matched mt LEFT JOIN v_models m ON m.repo_id = mt.repo_id
@@ -350,7 +350,7 @@ def build(ctx: Context) -> Report:
     if ctx.catalog_loaded:
         cf = _catalog_families(ctx)
         tables.append(Table(f"{SLUG}-catalog_families", "The catalog's family grouping", cf,
-                            "Catalog families, their entries, the Hub repos matched to them (confidence ≥ 0.8) and the lineage roots those repos belong to."))
+                            f"Catalog families, their entries, the Hub repos matched to them (confidence ≥ {CONFIDENT}) and the lineage roots those repos belong to."))
         sections.append(Section("The catalog's families", "How the catalog groups models, beside where their Hub repos sit in the lineage.", tables=[tables[-1]]))
     else:
         notes.append("Catalog not loaded: the catalog's family grouping is not shown.")

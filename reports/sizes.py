@@ -22,7 +22,7 @@ import polars as pl
 
 from reports import charts, labels
 from reports.base import Context, Report, Section, Table
-from reports.charts import ARCH_COLOURS, CATALOG_COLOUR, Chart, arch_label, label
+from reports.charts import ARCH_COLOURS, Chart, arch_label, label
 
 SLUG = "sizes"
 BUCKETS = ("<100M", "100M-1B", "1-10B", "10-100B", ">100B")

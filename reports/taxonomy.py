@@ -2,7 +2,7 @@
 
 Data tables
 - ``taxonomy``: v_taxonomy summed over library_name, one row per (arch_class, pipeline_tag, model_type), with
-  the catalog entries, families, pretraining tasks and arch classes matched (confidence >= 0.8) to the group.
+  the catalog entries, families, pretraining tasks and arch classes matched (catalog_matches.confident) to the group.
 - ``taxonomy-arch_class``: Hub models and downloads per arch_class beside catalog entries per arch_class.
 - ``taxonomy-catalog``: catalog entries per arch_class × pretraining task × family, with the Hub repos matched.
 - ``taxonomy-grid``: the catalog's taxonomy grid: architecture class × pretraining-task class (Pretraining Task read
@@ -103,7 +103,7 @@ def _hub_groups(ctx: Context) -> pl.DataFrame:
                    string_agg(DISTINCT c.pretraining_task, '; ' ORDER BY c.pretraining_task) AS catalog_pretraining_tasks,
                    string_agg(DISTINCT c.arch_class, '; ' ORDER BY c.arch_class) AS catalog_arch_classes
             FROM v_models m
-            JOIN catalog_matches x ON x.repo_id = m.repo_id AND x.confidence >= {CONFIDENT}
+            JOIN catalog_matches x ON x.repo_id = m.repo_id AND x.confident
             JOIN catalog_models c ON c.name = x.catalog_name
             WHERE m.{ctx.live}
             GROUP BY ALL
@@ -152,7 +152,7 @@ def _catalog_view(ctx: Context) -> pl.DataFrame:
         WITH matched AS (
             SELECT DISTINCT c.arch_class, c.pretraining_task, c.family, m.repo_id, m.downloads
             FROM catalog_models c
-            JOIN catalog_matches x ON x.catalog_name = c.name AND x.confidence >= {CONFIDENT}
+            JOIN catalog_matches x ON x.catalog_name = c.name AND x.confident
             JOIN v_models m ON m.repo_id = x.repo_id AND m.{ctx.live}
         ), entries AS (
             SELECT arch_class, pretraining_task, family, count(*) AS catalog_entries,
@@ -255,7 +255,7 @@ def build(ctx: Context) -> Report:
     n_tags = groups["pipeline_tag"].drop_nulls().n_unique()
     tables = [
         Table(SLUG, "Models by arch class × pipeline tag × family (model_type)", groups,
-              "v_taxonomy summed over library_name; catalog columns list the catalog entries matched (confidence ≥ 0.8) to the group's repos.",
+              f"v_taxonomy summed over library_name; catalog columns list the catalog entries matched (confidence ≥ {CONFIDENT}) to the group's repos.",
               preview_rows=60),
         Table(f"{SLUG}-arch_class", "Architecture classes: Hub vs catalog", arch, "Hub models/downloads from v_taxonomy; catalog entries from catalog_models."),
     ]
@@ -275,7 +275,7 @@ def build(ctx: Context) -> Report:
     if ctx.catalog_loaded:
         cat = _catalog_view(ctx)
         tables.append(Table(f"{SLUG}-catalog", "Catalog: arch class × pretraining task × family", cat,
-                            "catalog_models grouped, with the Hub repos matched to the group's entries (confidence ≥ 0.8)."))
+                            f"catalog_models grouped, with the Hub repos matched to the group's entries (confidence ≥ {CONFIDENT})."))
         sections.append(Section("The catalog's taxonomy by family", "How the catalog classifies its entries, and how much of each group the Hub holds.", tables=[tables[-1]]))
     else:
         notes.append("Catalog not loaded: only the Hub's side of the taxonomy is shown.")

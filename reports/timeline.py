@@ -64,7 +64,7 @@ def _catalog(ctx: Context) -> pl.DataFrame:
                min(m.created_at) AS first_hub_created_at,
                bool_or(t.created_at_is_floor) AS first_hub_created_is_floor
         FROM catalog_models c
-        LEFT JOIN catalog_matches x ON x.catalog_name = c.name AND x.confidence >= {CONFIDENT}
+        LEFT JOIN catalog_matches x ON x.catalog_name = c.name AND x.confident
         LEFT JOIN v_models m ON m.repo_id = x.repo_id AND m.{ctx.live}
         LEFT JOIN v_timeline t ON t.repo_id = m.repo_id
         GROUP BY ALL
@@ -230,7 +230,7 @@ def build(ctx: Context) -> Report:
     if ctx.catalog_loaded:
         cat = _catalog(ctx)
         tables.append(Table(f"{SLUG}-catalog", "Catalog entries by publication date", cat,
-                            "With the earliest createdAt among the Hub repos matched to each entry (confidence ≥ 0.8).", preview_rows=40))
+                            f"With the earliest createdAt among the Hub repos matched to each entry (confidence ≥ {CONFIDENT}).", preview_rows=40))
         sections.append(Section("Catalog publications and their Hub arrival", "When each catalog entry was published, and when its matched Hub repos appeared.", tables=[tables[-1]]))
     else:
         notes.append("Catalog not loaded: Hub creation dates only.")

@@ -13,7 +13,6 @@ import duckdb
 
 from warehouse.database import WarehouseNotFound, open_warehouse, pending
 
-BET = 0.8  # catalog_matches.confidence from which a match is "one we would bet on"
 
 
 def _open(db_path: Path | str) -> duckdb.DuckDBPyConnection | None:
@@ -71,13 +70,12 @@ def catalog_scope_repos(db_path: Path | str) -> frozenset[str]:
         rows = con.execute(
             """
             WITH RECURSIVE scope(repo_id) AS (
-                SELECT repo_id FROM catalog_matches WHERE confidence >= ?
+                SELECT repo_id FROM catalog_matches WHERE confident
                 UNION
                 SELECT l.child_id FROM model_lineage l JOIN scope s ON l.parent_id = s.repo_id
             )
             SELECT repo_id FROM scope
-            """,
-            [BET],
+            """
         ).fetchall()
     finally:
         con.close()
