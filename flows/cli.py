@@ -282,6 +282,24 @@ def rebuild(
     console.print(f"  warehouse: {data.warehouse}")
 
 
+@app.command()
+def changes(
+    data_dir: Path = DataDirOption,
+    since: Optional[str] = typer.Option(None, "--since", metavar="RUN_ID|DATE", help="Changes found after this run, or by runs started on or after this day (YYYY-MM-DD); default: the previous run (what the latest run found)."),
+    kind: Optional[list[str]] = typer.Option(None, "--kind", metavar="KIND", help="Only these kinds (repeatable, or comma-separated): new, deleted, restored, sha_changed, license_changed, params_changed, arch_changed, gated_changed, renamed."),
+    top: Optional[int] = typer.Option(None, "--top", metavar="N", help="The N changes of the most downloaded models (sorted by downloads)."),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json."),
+) -> None:
+    """What changed on the Hub between runs (model_changes, recorded at load time)."""
+    from warehouse.change_log import changes_report
+
+    kinds = [k.strip() for value in kind or [] for k in value.split(",") if k.strip()]
+    text, headline = changes_report(DataDir(data_dir).warehouse, since=since, kinds=kinds or None, top=top, fmt=fmt)
+    console.print(headline, highlight=False, markup=False)
+    if text:
+        print(text, end="" if text.endswith("\n") else "\n")
+
+
 # --- catalog (warehouse/catalog, issue #4) ---------------------------------------------------------------
 catalog_app = typer.Typer(help="The curated transformer catalog: validate a catalog file, list what it lacks.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")

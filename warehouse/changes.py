@@ -122,7 +122,7 @@ def record_renames_from_aliases(con: duckdb.DuckDBPyConnection, run_id: str) -> 
     """
     if not _has_table(con, "model_aliases"):
         return 0
-    renames = con.execute(
+    renames = con.sql(
         """
         SELECT a.canonical_id AS repo_id, a.alias
         FROM model_aliases a
@@ -131,7 +131,7 @@ def record_renames_from_aliases(con: duckdb.DuckDBPyConnection, run_id: str) -> 
         WHERE a.canonical_id IS NOT NULL AND a.canonical_id <> a.alias
         QUALIFY row_number() OVER (PARTITION BY a.canonical_id ORDER BY old.last_seen_run DESC, a.alias) = 1
         """,
-        {"run_id": run_id},
+        params={"run_id": run_id},
     ).pl()
     if renames.is_empty():
         return 0
