@@ -21,16 +21,17 @@ from reports.build import ReportError, build_reports, resolve_latest, summary_ta
 # the session's real warehouse and report set (fixture real_reports), registered once for all report modules
 pytest_plugins = ("report_fixtures",)
 
-REPORTS = ("taxonomy", "family_tree", "timeline", "sizes", "reconciliation")
+REPORTS = ("taxonomy", "family_tree", "timeline", "sizes", "reconciliation", "changes")
 # Where each markup-laden value is displayed (as text), page by page, on the real warehouse:
 #   the card's base_model is a lineage root (family tree, its headline on the index) and a catalog gap key;
 #   the config's model_type is a taxonomy/size/timeline dimension and a gap key; the tags show in the timeline's
-#   newest-repos table. Pages not listed for a value must not show it at all (not even escaped: a leak check).
+#   newest-repos table; the digest (changes) lists the hostile model as new, its type as a new model type, its base as a
+#   new family. Pages not listed for a value must not show it at all (not even escaped: a leak check).
 SHOWN_IN = {  # every EVIL_STRINGS value is a key
-    EVIL_BASE: {"index", "family_tree", "timeline", "reconciliation"},
-    EVIL_TYPE: {"taxonomy", "timeline", "sizes", "reconciliation"},
+    EVIL_BASE: {"index", "family_tree", "timeline", "reconciliation", "changes"},
+    EVIL_TYPE: {"taxonomy", "timeline", "sizes", "reconciliation", "changes"},
     EVIL_TAG: {"timeline"},
-    HOSTILE_ID: {"family_tree", "timeline", "sizes", "reconciliation"},
+    HOSTILE_ID: {"family_tree", "timeline", "sizes", "reconciliation", "changes"},
 }
 
 
@@ -144,6 +145,12 @@ def check_against_warehouse(name: str, frame: pl.DataFrame, con: duckdb.DuckDBPy
         _same_rows(frame, want, ["name"])
     elif name == "reconciliation-gaps":
         _same_rows(frame, _sql(con, "SELECT * FROM catalog_gaps"), list(frame.columns))
+    elif name == "changes":
+        want = _sql(con, f"SELECT change, repo_id, field, before, after FROM model_changes WHERE run_id = '{RUN_ID}'")
+        _same_rows(frame, want, ["change", "repo_id", "field", "before", "after"])
+    elif name == "changes-counts":
+        want = _sql(con, f"SELECT change, count(*) AS n_changes FROM model_changes WHERE run_id = '{RUN_ID}' GROUP BY ALL")
+        _same_rows(frame.filter(pl.col("n_changes") > 0), want, ["change", "n_changes"])
     else:
         return False
     return True
