@@ -353,6 +353,35 @@ def catalog_gaps_command(
     Console().print(table)
 
 
+@catalog_app.command("propose")
+def catalog_propose(
+    data_dir: Path = DataDirOption,
+    min_repos: int = typer.Option(2, "--min-repos", min=1, metavar="N", help="Only families with at least N listed repos."),
+    min_downloads: int = typer.Option(1000, "--min-downloads", min=0, metavar="D", help="Only families with at least D downloads (30 days, summed)."),
+    output: Optional[Path] = typer.Option(None, "--output", metavar="FILE", help="Write the proposals to FILE: CSV in the catalog's columns (YAML for .yaml/.yml), evidence columns after; copy a row's catalog columns into your catalog file and pass it with --catalog."),
+    catalog: Optional[list[Path]] = CatalogFilesOption,
+) -> None:
+    """Propose catalog entries for Hub families (model types) the catalog lacks, with their roots from lineage."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from warehouse.catalog.propose import propose_from_warehouse, write_proposals
+
+    found = propose_from_warehouse(DataDir(data_dir).warehouse, catalog, min_repos, min_downloads)
+    rows = found.rows
+    console.print(f"{rows.height} proposal(s); {len(found.in_catalog)} family(ies) already in the catalog; "
+                  f"{len(found.skipped)} that cannot be a catalog row (no architecture class or date)", highlight=False)
+    if output is not None:
+        write_proposals(found, output)
+        console.print(f"wrote {output}", highlight=False, markup=False)
+        return
+    table = Table("Name", "Family", "Architecture", "Date", "Params", "License", "Lab", "repos", "downloads", "roots")
+    for r in rows.iter_rows(named=True):
+        cells = [r["Name"], r["Family"], r["Pretraining Architecture"], r["Date"], r["Num. Params"], r["License"], r["Lab"]]
+        table.add_row(*(Text(c or "") for c in cells), f"{r['repo_count']:,}", f"{r['downloads']:,}", Text(r["root_repo_ids"] or ""))
+    Console().print(table)
+
+
 # --- reports (reports/, issue #5) --------------------------------------------------------------------------
 reports_app = typer.Typer(help="Report sets built from the warehouse marts: build them, browse them.", no_args_is_help=True)
 app.add_typer(reports_app, name="reports")
