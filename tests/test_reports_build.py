@@ -274,6 +274,8 @@ def test_catalog_absent_says_so(real_reports, tmp_path):
     load_raw_run(db, real_reports.data_dir / "raw" / real_reports.run_id)
     out = build_reports(db, tmp_path / "reports", today=DATE)
     assert "Catalog not loaded" in (out / "reconciliation.html").read_text()
+    n_models = duckdb.connect(str(db), read_only=True).sql("SELECT count(*) FROM models").fetchall()[0][0]
+    assert f"first run: {n_models} models, nothing to compare" in (out / "changes.html").read_text()  # one run loaded
     assert "not loaded" in (out / "index.html").read_text()
     m = manifest(out)
     assert m["catalog_loaded"] is False and m["run"]["run_id"] == RUN_ID
