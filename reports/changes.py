@@ -25,14 +25,13 @@ import polars as pl
 from reports import charts
 from reports.base import CONFIDENT, Context, Report, Section, Table
 from reports.charts import Chart, label
+from warehouse.changes import CHANGE_KINDS as KINDS
 
 SLUG = "changes"
 TITLE = "What changed"
-KINDS = ("new", "deleted", "restored", "sha_changed", "license_changed", "params_changed", "arch_changed", "gated_changed", "renamed")
 TOP_MODELS = 1000  # "among the top 1,000 by downloads"
 MOVERS = 15  # gainers and losers each
 CATALOG_MIN_CONFIDENCE = 0.5  # lineage matches (a fine-tune of a catalog release) and better
-ARRIVED = ("new", "renamed")  # repos this run listed for the first time under their id
 KIND_COLOURS = {"new": "#54a24b", "restored": "#72b7b2", "renamed": "#4c78a8", "deleted": "#e45756"}
 
 
@@ -222,12 +221,12 @@ def _empty_changes() -> pl.DataFrame:
     return pl.DataFrame(schema={c: (pl.Int64 if c == "downloads" else pl.String) for c in cols})
 
 
-def _nothing_to_compare(ctx: Context, text: str, summary: str, headline: dict) -> Report:
+def _nothing_to_compare(text: str, headline: dict) -> Report:
     """First run, or a warehouse that records no changes: one section saying so, the (empty) tables still written."""
     table = Table(SLUG, "Changes", _empty_changes(), "model_changes for this run.")
     counts = Table(f"{SLUG}-counts", "Changes per kind", _counts(table.frame), "model_changes counted by kind.")
     chart = Chart("Changes found, by kind", charts.empty_chart("Changes found, by kind", text))
-    return Report(SLUG, TITLE, summary, headline, [Section("Nothing to compare", text, charts=[chart], anchor="headline")],
+    return Report(SLUG, TITLE, text, headline, [Section("Nothing to compare", text, charts=[chart], anchor="headline")],
                   [table, counts], [text])
 
 
@@ -300,12 +299,12 @@ def build(ctx: Context) -> Report:
     if not ctx.has("model_changes") or not run_id or not ctx.scalar("SELECT count(*) FROM harvest_runs WHERE run_id = ?", [run_id]):
         why = "changes not recorded: this warehouse predates model_changes (the next refresh upgrades it)" if not ctx.has("model_changes") \
             else "no harvest run loaded: nothing to compare"
-        return _nothing_to_compare(ctx, why, why, {"changes": 0})
+        return _nothing_to_compare(why, {"changes": 0})
     previous = _previous_run(ctx, run_id)
     if previous is None:
         n_models = int(ctx.scalar("SELECT count(*) FROM models WHERE first_seen_run <= ?", [run_id]) or 0)
         text = f"first run: {n_models:,} models, nothing to compare"
-        return _nothing_to_compare(ctx, text, text, {"run": run_id, "first_run": True, "models": n_models, "changes": 0})
+        return _nothing_to_compare(text, {"run": run_id, "first_run": True, "models": n_models, "changes": 0})
     tables, movers, n_movers = _tables(ctx, run_id)
     headline, summary = _headline(run_id, previous, tables, n_movers)
     sections = _sections(tables, _counts_chart(tables["counts"].frame, previous), _movers_chart(movers), n_movers, previous)

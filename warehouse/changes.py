@@ -60,7 +60,7 @@ SELECT $run_id, repo_id, c.change, c.field, c.before, c.after
 FROM (
     SELECT p.repo_id, unnest(list_filter({_CANDIDATES}, lambda x: x IS NOT NULL)) AS c
     FROM {_PAGE} p
-    LEFT JOIN models m USING (repo_id)
+    LEFT JOIN (SELECT * FROM models WHERE repo_id BETWEEN $lo AND $hi) m USING (repo_id)
     WHERE p.repo_id IS NOT NULL AND (m.repo_id IS NULL OR m.last_seen_run < $run_id)
 )
 """
@@ -76,12 +76,19 @@ def comparable(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
 
 
 def record_page_changes(con: duckdb.DuckDBPyConnection, run_id: str, page_models: pl.DataFrame) -> int:
-    """Changes of one page's models against the stored rows; call BEFORE the page replaces them."""
-    if page_models.is_empty() or not comparable(con, run_id):
+    """Changes of one page's models against the stored rows; call BEFORE the page replaces them.
+
+    The stored rows are read through the page's key range: listing pages come in id order, so DuckDB's zone maps
+    skip the rest of ``models`` (a 20k-model page against 2.5M stored rows: ~0.06 s instead of ~1 s); a page
+    in any other order is still right, only slower.
+    """
+    lo, hi = page_models["repo_id"].min(), page_models["repo_id"].max()
+    if lo is None or not comparable(con, run_id):
         return 0
     con.register(_PAGE, page_models.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
-        return con.execute(_PAGE_SQL, {"run_id": run_id, "derived": list(DERIVED_PARAMS_SOURCES)}).fetchall()[0][0]
+        params = {"run_id": run_id, "derived": list(DERIVED_PARAMS_SOURCES), "lo": lo, "hi": hi}
+        return con.execute(_PAGE_SQL, params).fetchall()[0][0]
     finally:
         con.unregister(_PAGE)
 

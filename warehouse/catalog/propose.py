@@ -54,20 +54,25 @@ WITH RECURSIVE fam AS (
 ), roots AS (
     SELECT t.model_type, t.root_id, count(*) AS n_below, sum(coalesce(f.downloads, 0)) AS downloads_below
     FROM tops t JOIN fam f USING (repo_id) GROUP BY ALL
+), curated AS (SELECT unnest($curated::VARCHAR[]) AS repo_lc
 ), ranked AS (
-    SELECT model_type, list(root_id ORDER BY downloads_below DESC, n_below DESC, root_id) AS root_ids FROM roots GROUP BY ALL
+    SELECT model_type, list(root_id ORDER BY downloads_below DESC, n_below DESC, root_id)[1:{ROOTS_SHOWN}] AS root_ids,
+           bool_or(lower(root_id) IN (SELECT repo_lc FROM curated)) AS curated_root
+    FROM roots GROUP BY ALL
+), stats AS (
+    SELECT f.model_type, count(*) AS repo_count, CAST(sum(coalesce(f.downloads, 0)) AS BIGINT) AS downloads,
+           mode(f.arch_class) AS arch_class, count(DISTINCT f.arch_class) AS arch_classes,
+           min(f.params) AS params_min, max(f.params) AS params_max, count(f.params) AS with_params,
+           min(f.created_at) FILTER (WHERE CAST(timezone('UTC', f.created_at) AS DATE) > DATE '{HUB_PLACEHOLDER_CREATED}') AS earliest_real,
+           bool_or(CAST(timezone('UTC', f.created_at) AS DATE) <= DATE '{HUB_PLACEHOLDER_CREATED}') AS any_placeholder,
+           mode(f.license) AS common_license, mode(f.pipeline_tag) AS application,
+           bool_or(lower(f.repo_id) IN (SELECT repo_lc FROM curated)) AS curated_repo
+    FROM fam f GROUP BY f.model_type
+    HAVING count(*) >= $min_repos AND sum(coalesce(f.downloads, 0)) >= $min_downloads
 )
-SELECT f.model_type, count(*) AS repo_count, CAST(sum(coalesce(f.downloads, 0)) AS BIGINT) AS downloads,
-       mode(f.arch_class) AS arch_class, count(DISTINCT f.arch_class) AS arch_classes,
-       min(f.params) AS params_min, max(f.params) AS params_max, count(f.params) AS with_params,
-       min(f.created_at) FILTER (WHERE f.created_at >= TIMESTAMPTZ '{HUB_PLACEHOLDER_CREATED + dt.timedelta(days=1)} 00:00:00+00') AS earliest_real,
-       bool_or(CAST(timezone('UTC', f.created_at) AS DATE) <= DATE '{HUB_PLACEHOLDER_CREATED}') AS any_placeholder,
-       mode(f.license) AS common_license, mode(f.pipeline_tag) AS application,
-       any_value(r.root_ids) AS root_ids
-FROM fam f JOIN ranked r USING (model_type)
-GROUP BY f.model_type
-HAVING count(*) >= $min_repos AND sum(coalesce(f.downloads, 0)) >= $min_downloads
-ORDER BY downloads DESC, repo_count DESC, f.model_type
+SELECT s.*, r.root_ids, s.curated_repo OR coalesce(r.curated_root, false) AS holds_curated
+FROM stats s LEFT JOIN ranked r USING (model_type)
+ORDER BY s.downloads DESC, s.repo_count DESC, s.model_type
 """
 
 
@@ -146,11 +151,11 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-def _why_known(fam: dict, name: str, known: tuple[set[str], set[str], set[str]], held: set[str]) -> str | None:
-    types, repos, keys = known
+def _why_known(fam: dict, name: str, types: set[str], keys: set[str]) -> str | None:
+    """How the catalog already has this family (curated repos are flagged by FAMILIES_SQL: holds_curated)."""
     if _norm(fam["model_type"]) in {_norm(t) for t in types}:
         return "a catalog entry claims this model_type (canonical_repos.yaml model_types)"
-    if fam["model_type"] in held or any(r.lower() in repos for r in fam["root_ids"]):
+    if fam["holds_curated"]:
         return "the family holds a catalog entry's curated repo (canonical_repos.yaml repos/related)"
     if {name_key(name), name_key(fam["model_type"])} & keys:
         return "its name is a catalog Name, Family or alias (canonical_repos.yaml names)"
@@ -183,7 +188,7 @@ def _row(fam: dict, root_id: str | None, root: dict | None, run_id: str | None) 
                             f"params: {params_how}", f"licence: {license_how}", f"lab: {lab_how}",
                             f"application: the most common pipeline_tag"])
     evidence = {"repo_count": fam["repo_count"], "downloads": fam["downloads"],
-                "root_repo_ids": "; ".join(fam["root_ids"][:ROOTS_SHOWN]), "derivation": derivation}
+                "root_repo_ids": "; ".join(fam["root_ids"] or []), "derivation": derivation}
     return {**{col: values[col] for col in COLUMNS}, **evidence}, None
 
 
@@ -196,18 +201,15 @@ def propose(con: duckdb.DuckDBPyConnection, catalog: pl.DataFrame, min_repos: in
             canonical: dict | None = None) -> Proposals:
     """Proposals for families with at least ``min_repos`` listed repos and ``min_downloads`` downloads, most downloaded first."""
     canonical = load_canonical_repos() if canonical is None else canonical
-    known = _known(catalog, canonical)
-    families = con.sql(FAMILIES_SQL, params={"min_repos": min_repos, "min_downloads": min_downloads}).pl()
-    held = {r[0] for r in con.sql(
-        "SELECT DISTINCT model_type FROM v_models WHERE deleted_on IS NULL AND model_type IS NOT NULL "
-        "AND lower(repo_id) IN (SELECT unnest($repos::VARCHAR[]))", params={"repos": sorted(known[1])}).fetchall()}
+    types, curated, keys = _known(catalog, canonical)
+    families = con.sql(FAMILIES_SQL, params={"min_repos": min_repos, "min_downloads": min_downloads, "curated": sorted(curated)}).pl()
     roots = _roots(con, [f["root_ids"][0] for f in families.iter_rows(named=True) if f["root_ids"]])
     run_id = con.sql("SELECT max(run_id) FROM harvest_runs").fetchall()[0][0]
     out = Proposals(pl.DataFrame(schema=PROPOSAL_SCHEMA))
     rows = []
     for fam in families.iter_rows(named=True):  # one per family (hundreds), not per model
         root_id = fam["root_ids"][0] if fam["root_ids"] else None
-        if why := _why_known(fam, family_name(fam["model_type"], root_id)[0], known, held):
+        if why := _why_known(fam, family_name(fam["model_type"], root_id)[0], types, keys):
             out.in_catalog[fam["model_type"]] = why
             continue
         row, why_not = _row(fam, root_id, roots.get(root_id or ""), run_id)
