@@ -141,5 +141,7 @@ def test_catalog_propose_command(demo, tmp_path):
     assert written["Name"].to_list() == everything(con).rows["Name"].to_list()
     strict = runner.invoke(app, ["catalog", "propose", "--data-dir", str(data.root), "--min-repos", "2"])
     assert strict.exit_code == 0 and "detr" in strict.stdout and "mixtral" not in strict.stdout.lower()
+    refused = runner.invoke(app, ["catalog", "propose", "--data-dir", str(data.root), "--output", str(tmp_path)])
+    assert refused.exit_code == 1 and ".csv, .yaml or .yml" in refused.output and "Traceback" not in refused.output
     missing = runner.invoke(app, ["catalog", "propose", "--data-dir", str(tmp_path / "none")])
     assert missing.exit_code == 1 and "no warehouse" in missing.output and "Traceback" not in missing.output

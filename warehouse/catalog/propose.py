@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
+from hubcensus.errors import InvalidInput
 from warehouse.catalog import load_canonical_repos
 from warehouse.catalog.parse import COLUMNS, hub_license_class
 from warehouse.gaps import HUB_PLACEHOLDER_CREATED
@@ -223,12 +224,15 @@ def propose(con: duckdb.DuckDBPyConnection, catalog: pl.DataFrame, min_repos: in
 
 
 def write_proposals(proposals: Proposals, path) -> None:
-    """CSV (the shipped catalog's format, evidence columns after) or YAML (a list of mappings) by the file's suffix."""
+    """CSV (the shipped catalog's format, evidence columns after) or YAML (a list of mappings) by the file's suffix;
+    a directory or another suffix is refused before anything is written."""
     from pathlib import Path
 
     import yaml
 
     path = Path(path)
+    if path.is_dir() or path.suffix.lower() not in (".csv", ".yaml", ".yml"):
+        raise InvalidInput(f"--output {path}: give a file ending in .csv, .yaml or .yml")
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in (".yaml", ".yml"):
         path.write_text(yaml.safe_dump(proposals.rows.to_dicts(), sort_keys=False, allow_unicode=True), encoding="utf-8")
