@@ -202,6 +202,8 @@ def replay_hub(
     hub.start()
     print(hub.url, flush=True)
     console.print(f"serving {source} at {hub.url} (Ctrl-C to stop); try: HF_ENDPOINT={hub.url} hubcensus refresh")
+    for name, why in getattr(hub.snapshot, "unservable", {}).items():  # said at start-up, never dropped silently
+        console.print(f"[yellow]cannot serve[/] api/models/{escape(name)}: {escape(why)}", highlight=False)
     try:
         hub.serve_forever()
     except KeyboardInterrupt:

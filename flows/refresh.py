@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.exceptions import TerminationSignal
 
 from flows.config import RefreshConfig, load_config
+from flows.lineage_tasks import resolve_renamed_parents
 from harvesters.harvest import FileTarget, fetch_files, files_in_scope, land_listing, shard_targets
 from harvesters.hub import HubClient, ListingQuery
 from harvesters.landing import DataDir, RawRun, check_run_id, now_iso
@@ -181,6 +182,7 @@ def harvest(client: HubClient, data: DataDir, run: RawRun, config: RefreshConfig
     everything it settled; the outcomes of every session of the run are counted."""
     try:
         n_models = harvest_listing(client, run, listing_query(config))
+        resolve_renamed_parents(client, data, run)
         targets = plan_fetches(data, run, file_scope(scope, config, data), full)
         futures = [fetch_shard.submit(client, run, part, config.concurrency) for part in shard_targets(targets, shards)]
         for future in futures:

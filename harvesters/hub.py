@@ -5,7 +5,9 @@ network errors, honouring Retry-After) so that each page can be landed raw as th
 go through ``hf_hub_download`` wrapped once by tenacity (it does not retry by itself). A client owns
 its rate limiter: ``activate`` routes huggingface_hub's shared HTTP client through it, using the
 library's public ``set_client_factory`` hook. Threads of one process share one client (one quota);
-a copy sent to another process (a Dask worker) carries the limiter's settings, not its window.
+a copy sent to another process (a Dask worker) carries the limiter's settings, not its window. A legacy
+repo id that the client's validator refuses (longer than 96 characters, say) is fetched through the
+client's own HTTP session at the same ``resolve`` URL, with the same typed errors: the Hub still serves it.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import quote
 
 import httpx2
-from huggingface_hub import get_session, hf_hub_download, set_client_factory
-from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
+from huggingface_hub import HfApi, get_session, hf_hub_download, set_client_factory
+from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+from huggingface_hub.utils import HFValidationError, build_hf_headers, hf_raise_for_status, http_backoff, validate_repo_id
 
 from harvesters.ratelimit import HubRateLimiter
 from harvesters.retrying import with_retries
@@ -86,6 +90,8 @@ class HubClient:
     def __post_init__(self) -> None:
         self.endpoint = self.endpoint.rstrip("/")
         self._download = with_retries(hf_hub_download, self.limiter)
+        self._download_legacy = with_retries(self._get_resolved, self.limiter)
+        self._model_id = with_retries(self._answered_id, self.limiter)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # keep tokens out of logs and tracebacks
@@ -163,6 +169,8 @@ class HubClient:
     def download(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
         """A repository file's bytes at ``revision``; typed huggingface_hub errors pass through."""
         self.activate()
+        if not client_accepts(repo_id):
+            return self._download_legacy(repo_id, path, revision)
         with tempfile.TemporaryDirectory(dir=self.cache_dir) as cache:
             local = self._download(
                 repo_id,
@@ -174,3 +182,37 @@ class HubClient:
                 library_name="hubcensus",
             )
             return Path(local).read_bytes()
+
+    def canonical_id(self, repo_id: str) -> str | None:
+        """The id the Hub answers ``model_info`` of ``repo_id`` with (a renamed repo's 307 is followed);
+        None when the Hub does not know it. Other errors (after retries) pass through."""
+        self.activate()
+        try:
+            return self._model_id(repo_id)
+        except GatedRepoError:  # before RepositoryNotFoundError: a subclass. Gated: it exists under this id
+            return repo_id
+        except RepositoryNotFoundError:
+            return None
+
+    def _answered_id(self, repo_id: str) -> str:
+        if client_accepts(repo_id):
+            return HfApi(endpoint=self.endpoint, token=self.token, library_name="hubcensus").model_info(repo_id).id
+        response = get_session().get(f"{self.endpoint}/api/models/{quote(repo_id, safe='/')}", headers=self._headers(), timeout=60)
+        hf_raise_for_status(response)
+        return response.json()["id"]
+
+    def _get_resolved(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
+        """GET ``/{repo_id}/resolve/{revision}/{path}`` through huggingface_hub's session (for ids it refuses)."""
+        url = f"{self.endpoint}/{quote(repo_id, safe='/')}/resolve/{quote(revision or 'main', safe='')}/{quote(path)}"
+        response = get_session().get(url, headers=self._headers(), timeout=60)
+        hf_raise_for_status(response)
+        return response.content
+
+
+def client_accepts(repo_id: str) -> bool:
+    """True when huggingface_hub's repo-id validator lets ``hf_hub_download`` ask for this repo."""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        return False
+    return True

@@ -13,6 +13,8 @@
                             appended as each fetch settles, so a crash keeps what was settled
         files/<repo>/<path> the file's bytes as served, each written atomically; <repo> is the repo id as
                             one directory name (``repo_dir_name``), so no two repos' files can collide
+        aliases.ndjson      one line per lineage parent the listing did not return, asked of the Hub once:
+                            alias, canonical_id (null: unknown to the Hub), resolved_at (harvesters/aliases.py)
       staging/<run_id>/     normalized pages between the normalize shards and the load
       warehouse.duckdb      the warehouse
       reports/              report sets
@@ -49,6 +51,7 @@ MANIFEST = "run.json"
 MODELS = "models.ndjson"
 FETCHES = "fetches.ndjson"
 FILES_DIR = "files"
+ALIASES = "aliases.ndjson"
 
 FILES_LAYOUT = 2  # 1 (no "layout" in run.json): files/<org>/<name>/<path>; 2: files/<repo_dir_name>/<path>
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # the generated form (20261127T031500Z-a1b2c3) is one
@@ -312,6 +315,10 @@ class RawRun:
     @property
     def fetches_path(self) -> Path:
         return self.root / FETCHES
+
+    @property
+    def aliases_path(self) -> Path:
+        return self.root / ALIASES
 
     @property
     def files_root(self) -> Path:

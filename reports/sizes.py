@@ -146,6 +146,10 @@ def build(ctx: Context) -> Report:
         Table(f"{SLUG}-buckets", "Size buckets", buckets, "Counts and downloads per v_models size bucket, and the models of unknown size."),
     ]
     notes = []
+    from_parent = sizes.filter(pl.col("params_source") == "base-model").height
+    if from_parent:  # sizes through lineage: say so (params_note names each parent)
+        notes.append(f"{from_parent:,} of these counts are their base model's (params_source = base-model): adapters, "
+                     "quantizations and finetunes without a count of their own; an adapter's own weights are not its size.")
     if ctx.catalog_loaded:
         catalog = ctx.df("SELECT name, family, arch_class, date, params_text, params_min, params_max FROM catalog_models ORDER BY date NULLS LAST, name")
         tables.append(Table(f"{SLUG}-catalog", "Catalog sizes", catalog, "catalog_models: size as written and as parsed."))
@@ -160,7 +164,7 @@ def build(ctx: Context) -> Report:
         sections.append(Section("The catalog's sizes", "", tables=[tables[2]]))
     known = int(buckets.filter(pl.col("size_bucket") != "unknown")["n_models"].sum())
     unknown = int(buckets.filter(pl.col("size_bucket") == "unknown")["n_models"].sum())
-    headline = {"with_size": known, "unknown_size": unknown}
+    headline = {"with_size": known, "unknown_size": unknown, "from_base_model": from_parent}
     headline.update({f"bucket {b}": int(n) for b, n in zip(buckets["size_bucket"].to_list(), buckets["n_models"].to_list()) if b != "unknown"})
     parts = ", ".join(f"{b}: {int(n):,}" for b, n in zip(buckets["size_bucket"].to_list(), buckets["n_models"].to_list()) if b != "unknown")
     summary = f"{known:,} models with a parameter count ({parts}); {unknown:,} unknown"

@@ -95,9 +95,12 @@ def test_second_refresh_of_an_unchanged_hub_downloads_nothing(replay_hub, data_d
     hub = replay_hub()
     first = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir))
     assert first["files"]["ok"] > 0
+    asked = [r["path"] for r in hub.requests if r["path"].startswith("/api/models/")]
+    assert "/api/models/meta-llama/Meta-Llama-3.1-8B" in asked  # an unlisted lineage parent, asked once
     before = len(hub.requests)
     second = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir))
     assert resolve_requests(hub, before) == []
+    assert [r for r in hub.requests[before:] if r["path"].startswith("/api/models/")] == []  # only new parents are asked
     assert second["files"] == {} and second["models"] == first["models"]  # stats still refreshed from the listing
 
 

@@ -78,3 +78,27 @@ def test_limiter_sees_every_request_of_a_real_harvest_and_backs_off_on_429(repla
     assert statuses.get("error", 0) == 0
     served = [r for r in hub.requests if r["path"].startswith("/api/models") or "/resolve/" in r["path"]]
     assert sum(len(lim._sent[b]) for b in lim._sent) == len(served)
+
+
+def test_fetch_shards_on_threads_share_one_client_and_its_full_quota(replay_hub, data_dir):
+    """--shards 4 without Dask: four shards, one process, one limiter at the tier's whole quota."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flows.config import RefreshConfig
+    from flows.refresh import hub_client
+    from harvesters.harvest import shard_targets
+
+    hub = replay_hub()
+    config = RefreshConfig(rate_resolvers=1000)
+    client = hub_client(hub.url, config, processes=1)
+    assert client.limiter.quotas["resolvers"] == 1000  # not 1000 // shards
+    run = RawRun.create(data_dir)
+    land_listing(client, run, ListingQuery())
+    shards = shard_targets(list(files_in_scope(run.iter_models())), 4)
+    assert len(shards) == 4
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda part: fetch_files(client, run, part, concurrency=2), shards))
+    resolves = [r for r in hub.requests if "/resolve/" in r["path"]]
+    assert len(client.limiter._sent["resolvers"]) == len(resolves) > 250 // 4  # every shard's requests in ONE window
+    assert client.limiter.waited_s == 0
+    assert hub_client(hub.url, config, processes=2).limiter.quotas["resolvers"] == 500  # split between processes only

@@ -21,7 +21,7 @@ from reports.build import ReportError, build_reports, resolve_latest, summary_ta
 # the session's real warehouse and report set (fixture real_reports), registered once for all report modules
 pytest_plugins = ("report_fixtures",)
 
-REPORTS = ("taxonomy", "family_tree", "timeline", "sizes", "reconciliation", "changes")
+REPORTS = ("taxonomy", "family_tree", "timeline", "sizes", "reconciliation", "coverage", "changes")
 # Where each markup-laden value is displayed (as text), page by page, on the real warehouse:
 #   the card's base_model is a lineage root (family tree, its headline on the index) and a catalog gap key;
 #   the config's model_type is a taxonomy/size/timeline dimension and a gap key; the tags show in the timeline's
@@ -143,6 +143,16 @@ def check_against_warehouse(name: str, frame: pl.DataFrame, con: duckdb.DuckDBPy
     elif name == "reconciliation-unmatched":
         want = _sql(con, "SELECT name FROM catalog_models WHERE name NOT IN (SELECT catalog_name FROM catalog_matches WHERE confidence >= 0.8)")
         _same_rows(frame, want, ["name"])
+    elif name == "coverage":
+        want = _sql(con, """SELECT 'all' AS dimension, count(*) AS n_models,
+                                   round(100.0 * count(arch_class) / count(*), 1) AS pct_models_arch_class,
+                                   round(100.0 * count(license) / count(*), 1) AS pct_models_license,
+                                   round(100.0 * count(params) / count(*), 1) AS pct_models_params
+                            FROM v_models WHERE deleted_on IS NULL""")
+        _same_rows(frame.filter(pl.col("dimension") == "all"), want, list(want.columns))
+    elif name == "coverage-library":
+        want = _sql(con, "SELECT coalesce(library_name, '(none)') AS value, count(*) AS n_models FROM v_models WHERE deleted_on IS NULL GROUP BY 1")
+        _same_rows(frame, want, ["value", "n_models"])
     elif name == "reconciliation-gaps":
         _same_rows(frame, _sql(con, "SELECT * FROM catalog_gaps"), list(frame.columns))
     elif name == "changes":

@@ -160,11 +160,12 @@ def test_bad_listing_lines_are_quarantined_and_the_run_goes_on(data_dir):
     run = make_raw_run(data_dir, RUN1, bodies=bodies, files={}, extra_lines=extra)
     load_raw_run(DataDir(data_dir).warehouse, run.root)
     con = open_warehouse(DataDir(data_dir).warehouse, read_only=True)
-    assert rows(con, "SELECT count(*) FROM models") == [(4,)]
+    assert rows(con, "SELECT count(*) FROM models") == [(5,)]  # the unreadable line keeps its model by its id
+    assert rows(con, "SELECT likes, sha FROM models WHERE repo_id = 'broken/json'") == [(None, None)]
     assert rows(con, "SELECT downloads, likes, gated, tags FROM models WHERE repo_id = 'odd/shapes'") == [(12, None, "auto", None)]
     reasons = [r for (r,) in rows(con, "SELECT reason FROM quarantine WHERE stage = 'listing' ORDER BY reason")]
     assert len(reasons) == 4
-    assert any("not JSON" in r for r in reasons) and any("no string id" in r for r in reasons)
+    assert any("not JSON" in r and "kept 'broken/json'" in r for r in reasons) and any("no string id" in r for r in reasons)
     assert any("tags is a JSON str" in r for r in reasons) and any("cardData is a JSON list" in r for r in reasons)
 
 

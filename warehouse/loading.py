@@ -30,6 +30,7 @@ from hubcensus.errors import HubcensusError
 from harvesters.landing import DataDir, RawRun
 from warehouse.changes import record_page_changes, record_run_changes
 from warehouse.database import WarehouseError, open_warehouse, pending, transaction
+from warehouse.lineage import settle_lineage
 from warehouse.normalize import mappings
 from warehouse.normalize.documents import CARD_FAILURES, DocumentError, card_lineage_fields, parse_card, parse_config
 from warehouse.normalize.listing import (
@@ -131,6 +132,7 @@ def parse_files(run: RawRun, page_fetches: pl.DataFrame, model_shas: dict[str, s
                 "repo_id": repo_id, "cfg_model_type": row["model_type"], "cfg_architectures": row["architectures"],
                 "cfg_quant_method": row["quant_method"], "cfg_quant_bits": row["quant_bits"],
                 "cfg_params_estimate": row["params_estimate"], "cfg_params_formula": row["params_formula"],
+                "cfg_is_encoder_decoder": row["is_encoder_decoder"],
             })  # fmt: skip
             statuses["config:ok"] += 1
         else:
@@ -162,7 +164,7 @@ def carry_forward_facts(con: duckdb.DuckDBPyConnection, ids: pl.DataFrame, files
         stored_configs = con.sql(
             "SELECT c.repo_id, c.model_type AS cfg_model_type, c.architectures AS cfg_architectures, "
             "c.quant_method AS cfg_quant_method, c.quant_bits AS cfg_quant_bits, "
-            "c.params_estimate AS cfg_params_estimate, c.params_formula AS cfg_params_formula "
+            "c.params_estimate AS cfg_params_estimate, c.params_formula AS cfg_params_formula, c.is_encoder_decoder AS cfg_is_encoder_decoder "
             "FROM model_configs c JOIN page_ids p ON c.repo_id = p.repo_id AND c.sha = p.sha"
         ).pl()
         stored_cards = con.execute(
@@ -589,6 +591,7 @@ def _write_run(con: duckdb.DuckDBPyConnection, run: RawRun, inputs: RunInputs, p
         if page_max is not None and (watermark is None or page_max > watermark):
             watermark = page_max
     written["file_fetches"] = record_file_fetches(con, run.run_id, fetches)
+    written.update(settle_lineage(con, run))  # aliases, then sizes through lineage (warehouse/lineage.py)
     quarantined = dict(con.execute("SELECT stage, count(*) FROM quarantine WHERE run_id = ? GROUP BY stage ORDER BY stage", [run.run_id]).fetchall())
     counts = {
         "listing": {"landed": run.models_path.exists(), "models": listing["models"], "pages": listing["pages"]},

@@ -40,6 +40,7 @@ LISTING_SCHEMA: dict[str, pl.DataType] = {
     "gguf": S,  # JSON text: {"total": n, "architecture": ..., "context_length": ...}
     "siblings": pl.List(pl.Struct({"rfilename": S, "size": S})),
     "baseModels": S,  # JSON text: {"relation": ..., "models": [{"id": ...}]} (or a list of ids)
+    "transformersInfo": S,  # JSON text: {"auto_model": "AutoModelForCausalLM", ...}
 }
 # Python types a fallback line must have for the typed containers above (else the field is dropped).
 LISTING_CONTAINERS: dict[str, type] = {"tags": list, "cardData": dict, "config": dict, "siblings": list}
@@ -73,6 +74,7 @@ MODELS_SCHEMA: dict[str, pl.DataType] = {
     "model_type": S,
     "architectures": pl.List(S),
     "arch_class": S,
+    "arch_note": S,
     "params_total": pl.Int64,
     "params_source": S,
     "params_effective": pl.Int64,
@@ -105,6 +107,7 @@ CONFIGS_SCHEMA: dict[str, pl.DataType] = {
     "params_formula": S,
     "raw_json": S,
     "run_id": S,
+    "is_encoder_decoder": pl.Boolean,
 }
 
 CARDS_SCHEMA: dict[str, pl.DataType] = {

@@ -7,6 +7,7 @@ never touches DuckDB.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import duckdb
 
@@ -77,3 +78,21 @@ def catalog_scope_repos(db_path: Path | str) -> frozenset[str]:
     finally:
         con.close()
     return frozenset(r[0] for r in rows)
+
+
+def unknown_ids(db_path: Path | str, repo_ids: Iterable[str]) -> list[str]:
+    """The ids neither loaded as a model nor already asked of the Hub as an alias (model_aliases), sorted."""
+    wanted = sorted(set(repo_ids))
+    con = _open(db_path) if wanted else None
+    if con is None:
+        return wanted
+    try:
+        known = con.execute(
+            "SELECT id FROM unnest(?::VARCHAR[]) AS t(id) "
+            "WHERE id IN (SELECT repo_id FROM models) OR id IN (SELECT alias FROM model_aliases)",
+            [wanted],
+        ).fetchall()
+    finally:
+        con.close()
+    found = {row[0] for row in known}
+    return [repo_id for repo_id in wanted if repo_id not in found]

@@ -4,6 +4,11 @@ The server only talks to a ``Snapshot``; a generated snapshot (e.g. a synthetic 
 replace ``DirectorySnapshot`` without touching the server. Repo ids and file paths handed to a snapshot have
 already been split into clean segments by the server (``clean_segment``); ``DirectorySnapshot`` checks again
 that every path it opens stays inside its root.
+
+Every model of a snapshot is served, whatever the length or characters of its name (the Hub keeps legacy
+repos whose names are longer than today's 96-character limit). What a directory snapshot cannot serve (a
+body that is not a JSON object with an ``id``, an ``id`` that differs from its file name, files nested too
+deep) is found at start-up, logged as a warning and kept in ``DirectorySnapshot.unservable``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from hubcensus.errors import HubcensusError
 
 import json
+import logging
 import os
 import re
 import threading
@@ -20,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import unquote
 
-REPO_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,95}")
+log = logging.getLogger(__name__)
 _REDIRECT_TARGET = re.compile(r"Redirecting to /api/models/([^?\s]+)")
 
 
@@ -63,7 +69,12 @@ def is_safe_name(value: str) -> bool:
 
 
 def is_repo_segment(value: str) -> bool:
-    return REPO_SEGMENT.fullmatch(value) is not None and value not in (".", "..")
+    """One part of a repo id (org or name): any safe file name, with no length or charset limit.
+
+    The Hub's own limit (96 characters, ``[A-Za-z0-9._-]``) holds for new repos only: legacy repos break
+    it, and the replay Hub must serve every model of its snapshot.
+    """
+    return is_safe_name(value)
 
 
 def parse_redirects(raw: bytes) -> dict[str, str]:
@@ -111,9 +122,48 @@ class DirectorySnapshot:
         self._redirects: dict[str, str] = {}
         self._redirects_stat: tuple[int, int] | None = None
         self.version()
+        self.unservable: dict[str, str] = self._check()
+        if self.unservable:
+            shown = "; ".join(f"{name}: {why}" for name, why in list(self.unservable.items())[:5])
+            log.warning("%s cannot serve %d model file(s): %s", self, len(self.unservable), shown)
 
     def __repr__(self) -> str:
         return f"DirectorySnapshot({str(self.root)!r})"
+
+    # -- start-up check --------------------------------------------------------------------------
+    def _check(self) -> dict[str, str]:
+        """Each model file this snapshot cannot serve as a model (path under api/models/ -> reason).
+
+        Reads every body once, at start-up: a directory snapshot is for thousands of models, not millions.
+        """
+        problems: dict[str, str] = {}
+        for path in sorted(self._models_dir.rglob("*")):
+            rel = path.relative_to(self._models_dir).as_posix()
+            if path.is_dir():
+                continue
+            if not path.name.endswith(".json"):
+                problems[rel] = "not a .json model body: ignored"
+            elif rel.count("/") > 1:
+                problems[rel] = "nested deeper than api/models/<org>/<name>.json: not listed"
+            elif not all(is_repo_segment(part) for part in rel[:-5].split("/")):
+                problems[rel] = "a name that cannot be a URL path segment (a backslash or NUL): not listed"
+            else:
+                reason = self._body_problem(path, rel[:-5])
+                if reason:
+                    problems[rel] = reason
+        return problems
+
+    @staticmethod
+    def _body_problem(path: Path, repo_id: str) -> str | None:
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            return f"not a readable JSON body ({type(exc).__name__}): listing and model_info answer 500"
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            return "not a JSON object with a string 'id': listing and model_info answer 500"
+        if data["id"] != repo_id:
+            return f"its id {data['id']!r} differs from its file name: listed under that id, served under the file name"
+        return None
 
     # -- index ------------------------------------------------------------------------------------
     def _scan(self) -> list[tuple[str, int, int]]:

@@ -131,11 +131,13 @@ def parse_config(raw: bytes, formulas: dict[str, str]) -> dict[str, Any]:
     row["torch_dtype"] = dtype if isinstance(dtype, str) else None
     row["quant_method"], row["quant_bits"] = quantization(cfg)
     row["params_estimate"], row["params_formula"] = estimate(cfg, model_type, formulas)
+    row["is_encoder_decoder"] = cfg["is_encoder_decoder"] if isinstance(cfg.get("is_encoder_decoder"), bool) else None
     row["raw_json"] = raw_json
     return row
 
 
 # ---------------------------------------------------------------- README.md
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # cards saved by Windows editors: decoded, not quarantined
 FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.)[ \t]*\r?$", re.S | re.M)
 EMPTY_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?:---|\.\.\.)[ \t]*\r?$", re.M)
 
@@ -148,10 +150,10 @@ def parse_card(raw: bytes) -> dict[str, Any]:
     matter is common and legitimate.
     """
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-16") if raw[:2] in UTF16_BOMS else raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return {"front_matter": None, "card_length": len(raw), "parse_status": "undecodable",
-                "parse_error": f"README.md is not UTF-8: {exc.reason} at byte {exc.start}"}  # fmt: skip
+                "parse_error": f"README.md is neither UTF-8 nor UTF-16 with a BOM: {exc.reason} at byte {exc.start}"}  # fmt: skip
     base = {"front_matter": None, "card_length": len(text), "parse_error": None}
     if EMPTY_FRONT_MATTER.match(text):
         return base | {"parse_status": "empty_front_matter"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Iterator
 import polars as pl
 
 from warehouse.normalize import mappings
+from warehouse.normalize.arch import arch_class_columns
 from warehouse.normalize.jsontext import json_int, text_first, text_to_list, to_bool, to_int
 from warehouse.schemas import (
     CARD_DATA_FIELDS,
@@ -44,7 +46,7 @@ PACKED_INT32 = ("gptq", "awq", "autoround", "auto-round")
 CONFIG_FACTS_SCHEMA = {
     "repo_id": pl.String, "cfg_model_type": pl.String, "cfg_architectures": pl.List(pl.String),
     "cfg_quant_method": pl.String, "cfg_quant_bits": pl.Int64, "cfg_params_estimate": pl.Int64,
-    "cfg_params_formula": pl.String,
+    "cfg_params_formula": pl.String, "cfg_is_encoder_decoder": pl.Boolean,
 }  # fmt: skip
 CARD_FACTS_SCHEMA = {"repo_id": pl.String, **{f"card_{name}": pl.String for name in CARD_DATA_FIELDS}}
 
@@ -66,15 +68,53 @@ def _quarantine(run_id: str, repo_id: str | None, reason: str, excerpt: bytes | 
     return {"run_id": run_id, "repo_id": repo_id, "stage": "listing", "reason": reason, "excerpt": text[:EXCERPT]}
 
 
+_ID_IN_TEXT = re.compile(rb'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _salvaged_id(line: bytes) -> str | None:
+    """The model id of a line that is not JSON, when its ``"id": "..."`` pair can still be read."""
+    found = _ID_IN_TEXT.search(line)
+    if found is None:
+        return None
+    try:
+        value = json.loads(b'"' + found.group(1) + b'"')
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return value.strip() or None
+
+
+def _fitting_fields(record: dict) -> tuple[dict, list[str]]:
+    """The record cut down to the fields that fit the listing schema one by one, and the names dropped."""
+    kept, dropped = {"id": record["id"]}, []
+    for name, value in record.items():
+        if name == "id" or name not in LISTING_SCHEMA:
+            continue
+        try:
+            _read(json.dumps({"id": record["id"], name: value}).encode())
+        except Exception:  # noqa: BLE001 - anything Polars refuses: drop that field, keep the model
+            dropped.append(name)
+            continue
+        kept[name] = value
+    return kept, dropped
+
+
 def _line_by_line(lines: list[bytes], run_id: str) -> tuple[pl.DataFrame, list[dict]]:
-    """The slow path for a page that failed: sanitize each line, quarantine what cannot be read."""
+    """The slow path for a page that failed: sanitize each line, quarantine what cannot be read.
+
+    A model is never dropped while its id can be read: it keeps a row with the fields that could be read,
+    and the quarantine row says what was lost.
+    """
     good: list[bytes] = []
     bad: list[dict] = []
     for number, line in lines:
         try:
             record = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            bad.append(_quarantine(run_id, None, f"line {number}: not JSON ({type(exc).__name__}: {str(exc)[:120]})", line))
+            salvaged = _salvaged_id(line)
+            kept = f": kept {salvaged!r} with its id only" if salvaged else ""
+            bad.append(_quarantine(run_id, salvaged, f"line {number}: not JSON ({type(exc).__name__}: {str(exc)[:120]}){kept}", line))
+            if salvaged:
+                good.append(json.dumps({"id": salvaged}).encode())
             continue
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"].strip():
             bad.append(_quarantine(run_id, None, f"line {number}: not a model record (no string id)", line))
@@ -90,9 +130,11 @@ def _line_by_line(lines: list[bytes], run_id: str) -> tuple[pl.DataFrame, list[d
         try:
             one = json.dumps(record).encode()
             _read(one)
-        except Exception as exc:  # noqa: BLE001 - anything Polars refuses: quarantine the line, the run goes on
-            bad.append(_quarantine(run_id, record["id"], f"line {number}: does not fit the listing schema ({str(exc).splitlines()[0][:120]})", line))
-            continue
+        except Exception as exc:  # noqa: BLE001 - anything Polars refuses: keep what fits, quarantine the rest
+            record, dropped = _fitting_fields(record)
+            one = json.dumps(record).encode()
+            reason = f"line {number}: does not fit the listing schema ({str(exc).splitlines()[0][:120]}): kept the model without {', '.join(dropped) or 'nothing'}"
+            bad.append(_quarantine(run_id, record["id"], reason, line))
         good.append(one)
     frame = _read(b"\n".join(good)) if good else pl.DataFrame(schema=LISTING_SCHEMA)
     return frame, bad
@@ -137,16 +179,6 @@ def _license() -> pl.Expr:
     raw = pl.coalesce(from_card, from_tag).str.strip_chars().str.to_lowercase()
     raw = pl.when(raw == "").then(None).otherwise(raw)
     return raw.replace(mappings.license_aliases())
-
-
-def _arch_class(model_type: pl.Expr, architectures: pl.Expr) -> pl.Expr:
-    table = mappings.arch_classes()
-    by_type = model_type.replace_strict(table["model_type"], table["arch_class"], default=None, return_dtype=pl.String)
-    by_arch = pl.lit(None, dtype=pl.String)
-    for suffix, klass in reversed(mappings.architecture_patterns()):
-        hit = architectures.list.eval(pl.element().str.ends_with(suffix)).list.any().fill_null(False)
-        by_arch = pl.when(hit).then(pl.lit(klass)).otherwise(by_arch)
-    return pl.when(model_type.is_in(table["model_type"].implode())).then(by_type).otherwise(by_arch)
 
 
 def _params() -> list[pl.Expr]:
@@ -301,7 +333,7 @@ def normalize_listing(
             pl.when(gated.is_in(["false", "auto", "manual"])).then(gated).when(gated == "true").then(pl.lit("auto")).alias("gated"),
             to_bool(pl.col("private")).alias("private"),
             to_bool(pl.col("disabled")).alias("disabled"),
-            _arch_class(pl.col("model_type"), pl.col("architectures")).alias("arch_class"),
+            *arch_class_columns(pl.col("model_type"), pl.col("architectures")),
             pl.col("_params_source").alias("params_source"),
             text_to_list(pl.col("_language_text")).list.unique(maintain_order=True).alias("languages"),
             pl.concat_list(text_to_list(pl.col("_datasets_text")).fill_null([]), tag_datasets.fill_null([])).list.unique(maintain_order=True).alias("datasets"),

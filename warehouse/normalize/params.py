@@ -2,10 +2,14 @@
 
 Used only when the Hub gives no count (no safetensors, no gguf metadata): ``params_source = 'config-estimate'``.
 Each formula counts the backbone's weights and biases as the reference ``transformers`` implementation
-builds them (no task heads beyond the LM head, no buffers). Which model types use which formula is data:
-the ``params_formula`` column of ``warehouse/mappings/arch_classes.csv``.
+builds them (no task heads beyond the LM head unless its docstring says so, no buffers). Which model types
+use which formula is data: ``warehouse/mappings/params_formulas.csv``. The families of the config-only tail
+have their own modules, each formula documented with what it leaves out and a real total it reproduces:
+``params_decoders`` (gpt_neo, gptj, gpt_neox, falcon, phi, moe_decoder, deepseek_mla), ``params_seq2seq``
+(t5, bart, whisper), ``params_encoders`` (distilbert, albert, deberta, xlnet, vit, wav2vec2).
+``tests/test_params_formulas.py`` checks each against the published totals kept in ``tests/data``.
 
-``gated_decoder`` (llama, mistral, mixtral, qwen2, qwen3, gemma): with hidden h, layers L, heads n,
+``gated_decoder`` (llama, mistral, mixtral, qwen2, qwen3, gemma, gemma2, phi3): with hidden h, layers L, heads n,
 kv heads k (default n), head_dim d (default h/n), intermediate i, vocab V, experts E (mixtral, default 1)::
 
     V*h * (1 if tie_word_embeddings else 2)                       embeddings (+ untied LM head)
@@ -13,9 +17,10 @@ kv heads k (default n), head_dim d (default h/n), intermediate i, vocab V, exper
           + [qwen2] n*d + 2*k*d                                   q/k/v biases
           + [qwen3] 2*d                                           q/k RMS norms
           + E*3*h*i + [E > 1] h*E                                 gated MLP (gate, up, down) + router
-          + 2*h )                                                 two RMS norms
+          + 2*h  [gemma2: 4*h]                                    RMS norms (gemma2: pre/post attention and MLP)
   + h                                                             final norm
-  (meta-llama/Llama-3.1-8B: exactly the Hub's safetensors total, 8,030,261,248)
+  (meta-llama/Llama-3.1-8B: exactly the Hub's safetensors total, 8,030,261,248; Mixtral-8x22B: 140,620,634,112,
+  exactly the Hub's total of HuggingFaceH4/zephyr-orpo-141b-A35b-v0.1. phi3 fuses qkv and gate/up: same count)
 
 ``bert_encoder`` (bert, roberta, xlm-roberta, camembert, electra), embedding size e (default h),
 positions P, token types T (default 2)::
@@ -35,15 +40,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-TIED_BY_DEFAULT = {"gemma"}
+from warehouse.normalize import params_decoders, params_encoders, params_seq2seq
+from warehouse.normalize.params_common import integer as _int
 
-
-def _int(cfg: dict[str, Any], *keys: str) -> int | None:
-    for key in keys:
-        value = cfg.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**40:
-            return value
-    return None
+TIED_BY_DEFAULT = {"gemma", "gemma2"}
 
 
 def gated_decoder(cfg: dict[str, Any], model_type: str) -> int | None:
@@ -61,7 +61,8 @@ def gated_decoder(cfg: dict[str, Any], model_type: str) -> int | None:
     if model_type == "qwen3":
         attn += 2 * d
     mlp = experts * 3 * h * i + (h * experts if experts > 1 else 0)
-    return V * h * (1 if tie else 2) + L * (attn + mlp + 2 * h) + h
+    norms = 4 * h if model_type == "gemma2" else 2 * h
+    return V * h * (1 if tie else 2) + L * (attn + mlp + norms) + h
 
 
 def bert_encoder(cfg: dict[str, Any], model_type: str) -> int | None:
@@ -90,6 +91,9 @@ FORMULAS: dict[str, Callable[[dict[str, Any], str], int | None]] = {
     "gated_decoder": gated_decoder,
     "bert_encoder": bert_encoder,
     "gpt2": gpt2,
+    **params_decoders.FORMULAS,
+    **params_seq2seq.FORMULAS,
+    **params_encoders.FORMULAS,
 }
 
 
