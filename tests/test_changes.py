@@ -4,7 +4,7 @@ Three days of one Hub (snapshot copies edited between harvests: repos removed, a
 parameter counts, gates and model types changed), each harvested over HTTP by the real client from a replay Hub and
 loaded. The changes the warehouse records for a day must equal the difference between that day's raw listing and
 the day before's, computed here from the JSON lines alone. Then: reloads, late older runs and rebuild record
-nothing new; renames fold new + deleted once model_aliases exists; `hubcensus changes` reads them back.
+nothing new; a rename the harvest resolved (model_aliases) is one `renamed` row; `hubcensus changes` reads them back.
 """
 
 from __future__ import annotations
@@ -227,29 +227,33 @@ def test_licence_and_params_edited_by_hand_are_caught(tmp_path):
 
 # --- renames, once aliases are known --------------------------------------------------------------------------
 
-def _renamed_runs(data_dir: Path) -> tuple[RawRun, RawRun]:
-    bodies = snapshot_bodies()
-    old = copy.deepcopy(next(b for b in bodies if b["id"] == "google-t5/t5-small"))
-    old.update(id="t5-small", modelId="t5-small")
-    first = make_raw_run(data_dir, DAYS[0], [b for b in bodies if b["id"] != "google-t5/t5-small"] + [old])
-    second = make_raw_run(data_dir, DAYS[1], bodies)
-    return first, second
+@pytest.mark.parametrize("aliases_resolved", [True, False])
+def test_a_renamed_repo_is_one_renamed_row_once_its_alias_is_resolved(tmp_path, aliases_resolved):
+    """Day 0 lists t5-small; by day 1 the Hub renamed it google-t5/t5-small (t5-small answers 307), and a card still
+    names t5-small as its base: the harvest resolves that alias (aliases.ndjson -> model_aliases), so the day's change
+    is one `renamed`, not a `new` and a `deleted`."""
+    from harvesters.aliases import resolve_aliases, unlisted_parents
+    from harvesters.hub import HubClient
 
-
-@pytest.mark.parametrize("aliases_known", [True, False])
-def test_a_renamed_repo_is_one_renamed_row_once_model_aliases_says_so(tmp_path, aliases_known):
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(DEMO_SNAPSHOT, snapshot)
+    renamed = json.loads(_body_path(snapshot, "google-t5/t5-small").read_text())
+    _body_path(snapshot, "google-t5/t5-small").unlink()
+    _body_path(snapshot, "t5-small").write_text(json.dumps(dict(renamed, id="t5-small", modelId="t5-small")))
     data = DataDir(tmp_path / "data")
-    first, second = _renamed_runs(data.root)
-    load_raw_run(data.warehouse, first.root)
-    if aliases_known:  # the shape migration 041 (model_aliases) gives it; loaded there from the run's aliases.ndjson
-        con = duckdb.connect(str(data.warehouse))
-        con.execute("CREATE TABLE model_aliases (alias VARCHAR PRIMARY KEY, canonical_id VARCHAR, resolved_at TIMESTAMPTZ NOT NULL, run_id VARCHAR)")
-        con.execute("INSERT INTO model_aliases VALUES ('t5-small', 'google-t5/t5-small', now(), ?)", [DAYS[1]])
-        con.close()
-    load_raw_run(data.warehouse, second.root)
+    first = harvest_day(snapshot, data.root, DAYS[0], tmp_path)
+    _body_path(snapshot, "t5-small").unlink()
+    _body_path(snapshot, "google-t5/t5-small").write_text(json.dumps(renamed))
+    _edit(snapshot, "google/flan-t5-large", lambda b: b.update(cardData={**(b.get("cardData") or {}), "base_model": "t5-small"}))
+    second = harvest_day(snapshot, data.root, DAYS[1], tmp_path)
+    if aliases_resolved:  # what the flow's resolve-aliases stage does after the listing
+        with ReplayHub(snapshot, host="127.0.0.1", port=0) as hub:
+            assert resolve_aliases(HubClient(hub.url, cache_dir=tmp_path), second, unlisted_parents(second))["renamed"] >= 1
+    for run in (first, second):
+        load_raw_run(data.warehouse, run.root)
     con = duckdb.connect(str(data.warehouse), read_only=True)
     rows = sorted(con.execute("SELECT repo_id, change, before, after FROM model_changes WHERE run_id = ?", [DAYS[1]]).fetchall())
-    if aliases_known:
+    if aliases_resolved:
         assert rows == [("google-t5/t5-small", "renamed", "t5-small", "google-t5/t5-small")]
     else:
         assert rows == [("google-t5/t5-small", "new", None, "google-t5/t5-small"), ("t5-small", "deleted", None, "2025-06-02")]
