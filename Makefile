@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install browser bench clean
+.PHONY: demo test install browser graphviz bench clean
 
 install: $(STAMP)
 
@@ -21,10 +21,17 @@ browser:
 	  (apt-get update -q && apt-get install -y -q chromium) >/tmp/hubcensus-chromium.log 2>&1 \
 	  || { echo "could not install chromium (see /tmp/hubcensus-chromium.log)"; exit 1; }; }
 
-demo: $(STAMP)
+# Graphviz dot from Debian's packages: lays out the family tree figures (without it the pages say so and keep the tables).
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  echo "installing Debian graphviz for the family tree figures"; \
+	  (apt-get update -q && apt-get install -y -q graphviz) >/tmp/hubcensus-graphviz.log 2>&1 \
+	  || { echo "could not install graphviz (see /tmp/hubcensus-graphviz.log): the family tree figures will not be drawn"; }; }
+
+demo: $(STAMP) graphviz
 	$(BIN)/hubcensus demo
 
-test: $(STAMP) browser
+test: $(STAMP) browser graphviz
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

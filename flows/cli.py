@@ -181,24 +181,32 @@ def schedule(
 def replay_hub(
     snapshot_dir: Optional[Path] = typer.Argument(None, exists=True, file_okay=False, help="Snapshot folder: api/models/{org}/{name}.json and files/{org}/{name}/{path}."),
     synthetic: Optional[int] = typer.Option(None, "--synthetic", min=0, metavar="N", help="Serve N generated models (the bundled bodies re-keyed) instead of a snapshot folder."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the --synthetic Hub (same seed, same bodies)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the --synthetic Hub (same seed, same bodies) and of --faults (same seed, same dice)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
     port: int = typer.Option(0, "--port", help="Port (0: a free one)."),
     request_log: Optional[Path] = typer.Option(None, "--request-log", help="Write one JSON line per request (method, path, query, status, bytes)."),
     accept_token: Optional[str] = typer.Option(None, "--accept-token", metavar="TOKEN", help="Token that unlocks gated repos' files."),
     page_size: int = typer.Option(1000, "--page-size", min=1, help="Cap on the listing page size (the Hub's is 1000)."),
+    faults: Optional[str] = typer.Option(None, "--faults", metavar="SPEC", help="Inject faults, e.g. '429:0.1,503:0.05,reset:0.03,truncate:0.02,slow:0.05:2s,retry-after=2'; a rule may end with @listing, @info or @files; max-per-request=N bounds repeats of one request."),
 ) -> None:
     """Serve a snapshot directory (or a --synthetic one) in the Hub's HTTP API shape, for HF_ENDPOINT / --endpoint."""
-    from harvesters.replay import ReplayHub
+    from harvesters.replay import FaultPlan, ReplayHub
+    from harvesters.replay.faults import FaultSpecError
 
     if (snapshot_dir is None) == (synthetic is None):
         fail("give either SNAPSHOT_DIR or --synthetic N, not both or neither")
+    plan = None
+    if faults is not None:
+        try:
+            plan = FaultPlan.from_spec(faults, seed=seed)
+        except FaultSpecError as exc:
+            fail(f"--faults: {exc}")
     source = snapshot_dir
     if synthetic is not None:
         from harvesters.replay.synthetic import SyntheticSnapshot
 
         source = SyntheticSnapshot(synthetic, seed=seed)
-    hub = ReplayHub(source, host=host, port=port, page_size=page_size, accept_token=accept_token, request_log=request_log)
+    hub = ReplayHub(source, host=host, port=port, page_size=page_size, accept_token=accept_token, request_log=request_log, faults=plan)
     hub.start()
     print(hub.url, flush=True)
     console.print(f"serving {source} at {hub.url} (Ctrl-C to stop); try: HF_ENDPOINT={hub.url} hubcensus refresh")
@@ -251,17 +259,22 @@ def sql(
     data_dir: Path = DataDirOption,
     fmt: str = typer.Option("table", "--format", help="table | csv | json | parquet (parquet needs --output)."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write the result to FILE instead of printing it."),
+    allow_files: Optional[Path] = typer.Option(None, "--allow-files", metavar="DIR", help="Let queries read files in DIR (e.g. read_csv('DIR/mine.csv') to join your own CSVs); no other file is readable."),
 ) -> None:
-    """Query the warehouse read-only (marts: v_models, v_taxonomy, v_sizes, v_timeline, v_lineage); writes are refused."""
+    """Query the warehouse read-only (marts: v_models, v_taxonomy, v_sizes, v_timeline, v_lineage); writes are refused.
+
+    Sandboxed: no file, network or extension access (files only under --allow-files DIR), settings locked.
+    Each statement opens and closes the warehouse, so an open prompt never keeps a refresh waiting.
+    """
     from warehouse.adhoc import interactive_sql, run_sql
 
     warehouse = DataDir(data_dir).warehouse
     if query is None:
         if output is not None or fmt != "table":
             fail("--format/--output need a QUERY (the interactive prompt prints tables)")
-        interactive_sql(warehouse)
+        interactive_sql(warehouse, allow_files=allow_files)
         return
-    result = run_sql(warehouse, query, fmt=fmt, output=output)
+    result = run_sql(warehouse, query, fmt=fmt, output=output, allow_files=allow_files)
     if result is None:
         console.print(f"wrote {output}")
     else:

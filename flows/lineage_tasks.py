@@ -6,11 +6,11 @@ about the rest and lands the answers in the raw run (``aliases.ndjson``); the lo
 
 from __future__ import annotations
 
-import duckdb
 from prefect import get_run_logger, task
 
 from harvesters.hub import HubClient
 from harvesters.landing import DataDir, RawRun
+from warehouse.database import WarehouseError
 
 
 @task(name="resolve-aliases", retries=1, retry_delay_seconds=[10])
@@ -22,7 +22,7 @@ def resolve_renamed_parents(client: HubClient, data: DataDir, run: RawRun) -> di
     log = get_run_logger()
     try:
         asked = unknown_ids(data.warehouse, unlisted_parents(run))
-    except duckdb.IOException as exc:  # another process holds the warehouse: an enrichment never fails the harvest
+    except WarehouseError as exc:  # another process holds the warehouse: an enrichment never fails the harvest
         log.warning("renamed lineage parents not asked this run (the warehouse is busy: %s)", str(exc).splitlines()[0])
         return {}
     counts = dict(resolve_aliases(client, run, asked))

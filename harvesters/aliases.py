@@ -20,6 +20,7 @@ import httpx2
 
 from harvesters.hub import HubClient
 from harvesters.landing import RawRun
+from harvesters.ratelimit import RetryAfterTooLong
 
 HUB_PREFIX = re.compile(r"^(?:https?://)?(?:huggingface\.co|hf\.co)/(?:models/)?")
 TAG_PREFIX = "base_model:"
@@ -37,11 +38,16 @@ def _ids(value: Any) -> list[str]:
     return []
 
 
-def named_parents(model: dict[str, Any]) -> set[str]:
-    """Every parent id a listed model names: cardData.base_model, baseModels, base_model:[relation:]id tags."""
+def named_parents(model: Any) -> set[str]:
+    """Every parent id a listed model names: cardData.base_model, baseModels, base_model:[relation:]id tags.
+
+    Listing entries are untrusted: a field of the wrong shape names nothing."""
+    if not isinstance(model, dict):
+        return set()
     card = model.get("cardData") if isinstance(model.get("cardData"), dict) else {}
     named = _ids(card.get("base_model")) + _ids(model.get("baseModels"))
-    for tag in model.get("tags") or []:
+    tags = model.get("tags") if isinstance(model.get("tags"), list) else []
+    for tag in tags:
         if isinstance(tag, str) and tag.startswith(TAG_PREFIX):
             rest = tag[len(TAG_PREFIX) :]
             found = TAG_RELATION.match(rest)
@@ -51,13 +57,17 @@ def named_parents(model: dict[str, Any]) -> set[str]:
 
 
 def unlisted_parents(run: RawRun) -> list[str]:
-    """Parents named in the run's listing that the listing itself does not return, sorted."""
-    listed: set[str] = set()
+    """Parents named in the run's listing that the listing itself does not return, sorted.
+
+    Two streaming passes (the named parents, then the listing crossing them off): memory grows with the
+    distinct parents, never with the Hub's models."""
     named: set[str] = set()
     for model in run.iter_models():
-        listed.add(model.get("id"))
         named |= named_parents(model)
-    return sorted(named - listed)
+    for model in run.iter_models():
+        if isinstance(model, dict) and model.get("id") in named:
+            named.discard(model["id"])
+    return sorted(named)
 
 
 def asked_in_run(run: RawRun) -> set[str]:
@@ -82,7 +92,7 @@ def resolve_aliases(client: HubClient, run: RawRun, parent_ids: Iterable[str]) -
                 continue
             try:
                 canonical = client.canonical_id(alias)
-            except (httpx2.HTTPError, OSError, ValueError, KeyError):  # retries exhausted or a bad body: asked again next run
+            except (httpx2.HTTPError, RetryAfterTooLong, OSError, ValueError, KeyError):  # retries exhausted or a bad body: asked again next run
                 counts["error"] += 1
                 continue
             counts["unknown" if canonical is None else "same" if canonical == alias else "renamed"] += 1

@@ -14,8 +14,9 @@ import duckdb
 import polars as pl
 
 from reports.charts import Chart
+from warehouse.matching import BET
 
-CONFIDENT = 0.8  # catalog_matches.confidence at or above which the catalog engineer "would bet on it"
+CONFIDENT = BET  # shown in the pages' text; queries read catalog_matches.confident
 
 CATALOG_TABLES = ("catalog_models", "catalog_matches", "reconciliation", "catalog_gaps")
 
@@ -29,6 +30,7 @@ class Table:
     frame: pl.DataFrame
     description: str = ""
     preview_rows: int = 25
+    number_text: frozenset[str] = frozenset()  # text columns holding numbers: shown for people (13.7M), raw in the files
 
     @property
     def files(self) -> dict[str, str]:
@@ -72,10 +74,12 @@ class Context:
     run: dict[str, Any] | None
     relations: frozenset[str]
     model_columns: frozenset[str]
+    memo: dict[str, Any] = field(default_factory=dict)  # frames several builders share (reports.catalog_hub)
 
     @classmethod
     def open(cls, con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> "Context":
-        con.execute("SET TimeZone = 'UTC'")
+        if con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0] != "UTC":  # sandboxed: already UTC, locked
+            con.execute("SET TimeZone = 'UTC'")
         rels = frozenset(
             r[0] for r in con.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
         )

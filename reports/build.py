@@ -23,12 +23,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from reports import changes, coverage, family_tree, reconciliation, sizes, taxonomy, timeline
 from reports.base import Context, Report, Table
 from reports.site import DATE_DIR, LATEST, LIST_SHOWN, TEMPLATES, _cell, environment, resolve_latest  # noqa: F401  (re-exported)
+from warehouse.database import WarehouseError, open_warehouse
 
 BUILDERS = (taxonomy, family_tree, timeline, sizes, reconciliation, coverage, changes)
 REQUIRED_MARTS = ("v_models", "v_taxonomy", "v_sizes", "v_timeline", "v_lineage")
@@ -149,8 +149,8 @@ def build_reports(db_path: Path | str, out_dir: Path | str, run_id: str | None =
     if not db_path.is_file():
         raise ReportError(f"no warehouse at {db_path}: run `hubcensus refresh` (or `hubcensus demo`) first")
     try:
-        con = duckdb.connect(str(db_path), read_only=True)
-    except duckdb.Error as exc:
+        con = open_warehouse(db_path, read_only=True)  # sandboxed: reports read marts, nothing else
+    except WarehouseError as exc:
         raise ReportError(f"cannot open {db_path} read-only: {exc}") from exc
     try:
         ctx = Context.open(con, run_id)

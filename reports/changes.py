@@ -12,7 +12,7 @@ Data tables
 - ``changes-largest``: new largest model per architecture class and per model type (new, or grown past the old one).
 - ``changes-top_models``: licence changes and deletions among the top 1,000 models by downloads.
 - ``changes-movers``: biggest moves in 30-day downloads between the two latest days of model_stats_history.
-- ``changes-catalog``: new repos matching a catalog entry (confidence >= 0.5; >= 0.8 is a match we would bet on).
+- ``changes-catalog``: new repos matching a catalog entry (confident, or confidence >= 0.5: a lineage match and better).
 """
 
 from __future__ import annotations
@@ -162,11 +162,11 @@ def _catalog_hits(ctx: Context, run_id: str) -> pl.DataFrame | None:
     if not ctx.catalog_loaded:
         return None
     return ctx.df(
-        """SELECT c.repo_id, x.catalog_name, x.method, x.confidence, x.confidence >= $bet AS confident, m.downloads
+        """SELECT c.repo_id, x.catalog_name, x.method, x.confidence, x.confident, m.downloads
            FROM model_changes c JOIN catalog_matches x USING (repo_id) LEFT JOIN models m USING (repo_id)
-           WHERE c.run_id = $run AND c.change IN ('new', 'renamed') AND x.confidence >= $min
+           WHERE c.run_id = $run AND c.change IN ('new', 'renamed') AND (x.confident OR x.confidence >= $min)
            ORDER BY x.confidence DESC, m.downloads DESC NULLS LAST, c.repo_id, x.catalog_name""",
-        params={"run": run_id, "bet": CONFIDENT, "min": CATALOG_MIN_CONFIDENCE},
+        params={"run": run_id, "min": CATALOG_MIN_CONFIDENCE},
     )
 
 

@@ -52,7 +52,7 @@ def _coverage(ctx: Context) -> pl.DataFrame:
         for n in FACTS
     )
     groups = " UNION ALL ".join(
-        [f"SELECT 'all' AS dimension, 'all models' AS value, * FROM m"]
+        ["SELECT 'all' AS dimension, 'all models' AS value, * FROM m"]
         + [f"SELECT '{dim}', coalesce({col}, '(none)'), * FROM m" for dim, col in DIMENSIONS.items()]
     )
     return ctx.df(

@@ -1,12 +1,17 @@
-"""Family tree: each base model's lineage on the Hub (fine-tunes, adapters, quantizations, merges).
+"""Family tree: the catalog's family tree with the Hub over it, and each base model's lineage on the Hub.
+
+The catalog tree and the Hub sub-trees of its largest families are laid out by Graphviz ``dot``
+(reports.family_graph, reports.graphviz); without ``dot`` the page says so and keeps their tables.
 
 A *family* is a root of v_lineage: a parent that is nobody's child. Every repo reachable from it through
 child -> parent edges belongs to it (a merge of two families belongs to both). Counting is SQL over v_lineage.
 
 Data tables
 - ``family_tree``: one row per family: descendants, edges per relation, downloads, most downloaded descendant,
-  and the catalog's family for the root (matched with confidence >= 0.8).
+  and the catalog's family for the root (matched with confidence >= BET, warehouse/matching.py).
 - ``family_tree-edges``: every edge with its family root and depth (1 = a direct child of the root).
+- ``family_tree-catalog_tree``: the catalog tree's data: one row per catalog entry with its family branch, family
+  root, the entries its Extension text derives it from, its confident Hub matches and their Hub descendants.
 - ``family_tree-catalog_families``: the catalog's grouping: each catalog family, its entries, the Hub repos
   matched to them and the Hub families (lineage roots) those repos sit in.
 """
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from reports import charts
+from reports import catalog_hub, charts, family_graph, graphviz
 from reports.base import CONFIDENT, Context, Report, Section, Table
 from reports.charts import RELATION_COLOURS, Chart, label
 
@@ -24,6 +29,9 @@ RELATIONS = ("finetune", "adapter", "quantized", "merge", "base")
 TREES = 6  # families drawn as trees
 NODES_PER_TREE = 14  # most downloaded descendants drawn per tree (plus the path to the root)
 MAX_DEPTH = 12
+SUBTREES = 4  # catalog families drawn as Hub sub-trees (most Hub descendants first)
+TREE_COLUMNS = ("name", "family", "branch", "other_branches", "family_root", "derives_from", "date", "arch_class",
+                "hub_repos_matched", "hub_descendants", "hub_downloads", "matched_repos")
 
 _FAMILY_EDGES = f"""
 WITH RECURSIVE edges AS (
@@ -55,12 +63,12 @@ def _families(ctx: Context) -> pl.DataFrame:
     catalog_join = ""
     if ctx.catalog_loaded:
         catalog = ", cat.catalog_family, cat.catalog_entries"
-        catalog_join = f"""
+        catalog_join = """
         LEFT JOIN (
             SELECT x.repo_id, string_agg(DISTINCT c.family, '; ' ORDER BY c.family) AS catalog_family,
                    string_agg(DISTINCT c.name, '; ' ORDER BY c.name) AS catalog_entries
             FROM catalog_matches x JOIN catalog_models c ON c.name = x.catalog_name
-            WHERE x.confidence >= {CONFIDENT} GROUP BY x.repo_id
+            WHERE x.confident GROUP BY x.repo_id
         ) cat ON cat.repo_id = f.root_id"""
     return ctx.df(
         f"""
@@ -97,7 +105,7 @@ def _catalog_families(ctx: Context) -> pl.DataFrame:
         ), matched AS (
             SELECT DISTINCT c.family, x.repo_id
             FROM catalog_models c
-            JOIN catalog_matches x ON x.catalog_name = c.name AND x.confidence >= {CONFIDENT}
+            JOIN catalog_matches x ON x.catalog_name = c.name AND x.confident
         ), per_family AS (
             SELECT mt.family, count(*) AS hub_repos_matched, CAST(coalesce(sum(m.downloads), 0) AS BIGINT) AS hub_downloads_matched
             FROM matched mt LEFT JOIN v_models m ON m.repo_id = mt.repo_id
@@ -239,6 +247,71 @@ def _overview_chart(families: pl.DataFrame) -> Chart:
     return Chart(title, svg, "Each bar is a lineage root (a base model nobody derives from); edges are counted once per family.")
 
 
+def _dot_chart(title: str, dot_source: str, caption: str) -> tuple[list[Chart], list[str]]:
+    """([the chart], []) or ([], [why it is not drawn]) when Graphviz is absent or fails."""
+    try:
+        return [Chart(title, graphviz.render(dot_source, title), caption)], []
+    except graphviz.DotUnavailable as exc:
+        return [], [str(exc)]
+
+
+def _catalog_tree_section(entries: pl.DataFrame, table: Table) -> Section:
+    n_matched = int((entries["hub_repos_matched"] > 0).sum())
+    n_derives = int(entries["derives_from"].list.len().sum())
+    title = "The catalog's family tree"
+    charts_, notes = _dot_chart(
+        title, family_graph.catalog_tree_dot(entries),
+        f"{entries.height} catalog entries in {entries['branch'].n_unique()} family branches, one column per publication year. "
+        f"Dashed grey edge: to the family's root entry (or family); solid black edge: the entry's Extension text says it derives "
+        f"from that entry ({n_derives} such edges; the patterns are in warehouse/catalog/derivations.yaml). Arrowheads point to "
+        f"what a model derives from. Filled nodes: {n_matched} entries with a Hub match (confidence ≥ {CONFIDENT}), coloured by "
+        "architecture class (blue encoder, red decoder, green encoder-decoder), with their most downloaded repo and how many "
+        "Hub repos descend from their matches; dashed nodes have no Hub match.")
+    return Section(title, "Amatriain's family tree redrawn from the catalog, with the Hub laid over it.",
+                   charts=charts_, tables=[table], notes=notes, anchor="catalog-tree")
+
+
+def _subtree_data(ctx: Context, repo_ids: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The matched repos (downloads, children) and every lineage child of them."""
+    params = {"ids": repo_ids}
+    repos = ctx.con.sql("SELECT repo_id, downloads, n_children FROM v_models WHERE repo_id IN (SELECT unnest($ids::VARCHAR[]))", params=params).pl()
+    children = ctx.con.sql(
+        """SELECT l.parent_id, l.child_id, min(l.relation) AS relation, max(l.child_downloads) AS downloads,
+                  any_value(m.n_children) AS n_children
+           FROM v_lineage l LEFT JOIN v_models m ON m.repo_id = l.child_id
+           WHERE l.parent_id IN (SELECT unnest($ids::VARCHAR[])) AND l.child_id <> l.parent_id
+           GROUP BY l.parent_id, l.child_id""", params=params).pl()
+    return repos, children
+
+
+def _subtree_section(ctx: Context, entries: pl.DataFrame) -> Section | None:
+    reach = catalog_hub.reach(ctx).join(entries.select(pl.col("name").alias("catalog_name"), "branch"), on="catalog_name")
+    ranked = (
+        reach.group_by("branch").agg(
+            pl.col("repo_id").filter(pl.col("depth") > 0).n_unique().alias("descendants"),
+            pl.col("repo_id").filter(pl.col("depth") == 0).n_unique().alias("matched"),
+            pl.col("downloads").sum().alias("downloads"),
+        ).sort(["descendants", "downloads", "branch"], descending=[True, True, False], nulls_last=True).head(SUBTREES)
+    )
+    if ranked.is_empty():
+        return None
+    charts_, notes = [], []
+    for fam in ranked.iter_rows(named=True):
+        members = entries.filter(pl.col("branch") == fam["branch"])
+        shown = members.filter(pl.col("hub_repos_matched") > 0).sort("hub_descendants", descending=True).head(family_graph.ENTRIES_PER_SUBTREE)
+        repo_ids = sorted({r for repos in shown["matched_repos"].to_list() for r in repos[: family_graph.REPOS_PER_ENTRY]})
+        repos, children = _subtree_data(ctx, repo_ids)
+        title = f"{fam['branch']} family on the Hub"
+        drawn, why = _dot_chart(title, family_graph.hub_subtree_dot(fam["branch"], members, repos, children),
+                                f"{charts.plural(fam['matched'], 'matched repo')} and {charts.plural(fam['descendants'], 'Hub descendant')}; "
+                                f"the {family_graph.CHILDREN_PER_REPO} most downloaded children of each matched repo are drawn, the rest folded into one node per repo.")
+        charts_ += drawn
+        notes += why[:1] if not notes else []
+    text = (f"The {ranked.height} catalog families with the most Hub repos descending from their matched entries: "
+            "catalog entry → matched Hub repos (dotted) → their lineage children, coloured by relation.")
+    return Section("The Hub under the catalog's largest families", text, charts=charts_, notes=notes, anchor="catalog-hub")
+
+
 def build(ctx: Context) -> Report:
     edges = _edges(ctx)
     families = _families(ctx)
@@ -247,8 +320,18 @@ def build(ctx: Context) -> Report:
               "Per root: distinct descendants, edges per relation, downloads of descendants (30 days), most downloaded descendant."),
         Table(f"{SLUG}-edges", "Lineage edges by family", edges, "Every v_lineage edge inside a family, with its depth below the root."),
     ]
-    sections = [Section("Families at a glance", "Base models ranked by how many repos derive from them on the Hub.",
-                        charts=[_overview_chart(families)], tables=[tables[0]])]
+    sections: list[Section] = []
+    if ctx.catalog_loaded:
+        entries = catalog_hub.catalog_entries(ctx)
+        tables.append(Table(f"{SLUG}-catalog_tree", "The catalog tree: entries, families, derivations, Hub matches", entries.select(TREE_COLUMNS),
+                            "One row per catalog entry: family branch and root, derives_from read from its Extension text, "
+                            f"confident Hub matches (≥ {CONFIDENT}) and the Hub repos descending from them.", preview_rows=10))
+        sections.append(_catalog_tree_section(entries, tables[-1]))
+        sub = _subtree_section(ctx, entries)
+        if sub is not None:
+            sections.append(sub)
+    sections.append(Section("Families at a glance", "Base models ranked by how many repos derive from them on the Hub.",
+                            charts=[_overview_chart(families)], tables=[tables[0]]))
     for fam in families.head(TREES).iter_rows(named=True):
         fam_edges = edges.filter(pl.col("root_id") == fam["root_id"])
         top_kids = (
@@ -267,7 +350,7 @@ def build(ctx: Context) -> Report:
     if ctx.catalog_loaded:
         cf = _catalog_families(ctx)
         tables.append(Table(f"{SLUG}-catalog_families", "The catalog's family grouping", cf,
-                            "Catalog families, their entries, the Hub repos matched to them (confidence ≥ 0.8) and the lineage roots those repos belong to."))
+                            f"Catalog families, their entries, the Hub repos matched to them (confidence ≥ {CONFIDENT}) and the lineage roots those repos belong to."))
         sections.append(Section("The catalog's families", "How the catalog groups models, beside where their Hub repos sit in the lineage.", tables=[tables[-1]]))
     else:
         notes.append("Catalog not loaded: the catalog's family grouping is not shown.")

@@ -7,7 +7,7 @@ Data tables
 - ``reconciliation``: every field comparison, conflicts first.
 - ``reconciliation-summary``: per field, how many comparisons agree / conflict / are missing on either side.
 - ``reconciliation-matches``: catalog entry ↔ Hub repo candidates with method and confidence.
-- ``reconciliation-unmatched``: catalog entries with no match of confidence >= 0.8, with their best candidate.
+- ``reconciliation-unmatched``: catalog entries with no confident match (catalog_matches.confident), with their best candidate.
 - ``reconciliation-gaps``: Hub families the catalog lacks, ranked.
 - ``reconciliation-proposals``: those families as proposed catalog rows (``hubcensus catalog propose``), most downloaded first.
 """
@@ -27,7 +27,7 @@ STATUSES = ("agree", "conflict", "missing_on_hub", "missing_in_catalog")
 def _chart(summary: pl.DataFrame) -> Chart:
     title = "Catalog vs Hub, field by field"
     if summary.is_empty():
-        return Chart(title, charts.empty_chart(title, "no comparisons: no catalog entry matched a Hub repo with confidence ≥ 0.8"))
+        return Chart(title, charts.empty_chart(title, f"no comparisons: no catalog entry matched a Hub repo with confidence ≥ {CONFIDENT}"))
     fields = summary["field"].to_list()[::-1]
     with charts.style():
         fig = charts.figure(9, 0.5 * len(fields) + 1.6)
@@ -88,33 +88,34 @@ def build(ctx: Context) -> Report:
                     catalog_name, repo_id, field"""
     )
     matches = ctx.df(
-        f"""SELECT catalog_name, repo_id, method, confidence, confidence >= {CONFIDENT} AS confident, note
+        """SELECT catalog_name, repo_id, method, confidence, confident, note
             FROM catalog_matches ORDER BY catalog_name, confidence DESC, repo_id"""
     )
     unmatched = ctx.df(
-        f"""SELECT c.name, c.family, c.lab, c.date,
+        """SELECT c.name, c.family, c.lab, c.date,
                    arg_max(x.repo_id, struct_pack(a := x.confidence, b := x.repo_id)) AS best_candidate,
                    max(x.confidence) AS best_confidence
             FROM catalog_models c
             LEFT JOIN catalog_matches x ON x.catalog_name = c.name
             GROUP BY ALL
-            HAVING coalesce(max(x.confidence), 0) < {CONFIDENT}
+            HAVING NOT coalesce(bool_or(x.confident), false)
             ORDER BY best_confidence DESC NULLS LAST, c.name"""
     )
     has_gaps = ctx.has("catalog_gaps")
     gaps = ctx.df("SELECT * FROM catalog_gaps ORDER BY rank, gap_kind, gap_key") if has_gaps else pl.DataFrame()
     hub_unmatched = ctx.scalar(
         f"""SELECT count(*) FROM v_models m WHERE {ctx.live}
-            AND NOT EXISTS (SELECT 1 FROM catalog_matches x WHERE x.repo_id = m.repo_id AND x.confidence >= {CONFIDENT})"""
+            AND NOT EXISTS (SELECT 1 FROM catalog_matches x WHERE x.repo_id = m.repo_id AND x.confident)"""
     )
     n_entries = ctx.scalar("SELECT count(*) FROM catalog_models")
-    n_matched = ctx.scalar(f"SELECT count(DISTINCT catalog_name) FROM catalog_matches WHERE confidence >= {CONFIDENT}")
+    n_matched = ctx.scalar("SELECT count(DISTINCT catalog_name) FROM catalog_matches WHERE confident")
     totals = {s: int(summary[s].sum()) for s in STATUSES}
     tables = [
-        Table(SLUG, "Field comparisons", rows, "reconciliation: conflicts first.", preview_rows=60),
+        Table(SLUG, "Field comparisons", rows, "reconciliation: conflicts first. Counts are shown rounded (hover for the exact figure); the CSV/Parquet keep them raw.",
+              preview_rows=60, number_text=frozenset({"catalog_value", "hub_value"})),
         Table(f"{SLUG}-summary", "Comparisons per field", summary, "reconciliation counted by field and status."),
-        Table(f"{SLUG}-matches", "Catalog ↔ Hub matches", matches, "catalog_matches; confident = confidence ≥ 0.8.", preview_rows=40),
-        Table(f"{SLUG}-unmatched", "Catalog entries without a confident match", unmatched, "Best candidate below 0.8, if any.", preview_rows=40),
+        Table(f"{SLUG}-matches", "Catalog ↔ Hub matches", matches, f"catalog_matches; confident = confidence ≥ {CONFIDENT}.", preview_rows=40),
+        Table(f"{SLUG}-unmatched", "Catalog entries without a confident match", unmatched, f"Best candidate below {CONFIDENT}, if any.", preview_rows=40),
     ]
     if has_gaps:
         tables.append(Table(f"{SLUG}-gaps", "Catalog gaps: Hub families the catalog lacks", gaps, "catalog_gaps, by rank.", preview_rows=30))

@@ -21,6 +21,9 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LATEST = "latest"
 LIST_SHOWN = 8  # list cells show this many items in the page (the CSV/Parquet hold all)
+LONG_CELL = 160  # text cells longer than this show their start, the rest behind a <details> (no script)
+SHORT_SUMMARY = 100
+_COUNT_TEXT = re.compile(r"^-?\d{5,}$")  # 5 digits or more: not a year
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 
 
@@ -55,6 +58,22 @@ def _cell(v: Any) -> str:
     return _num(v) if isinstance(v, (int, float)) else str(v)
 
 
+def _human_count(v: Any) -> str:
+    """'13672192' -> '13.7M' (a count kept as text, e.g. reconciliation.hub_value); other text unchanged."""
+    if not (isinstance(v, str) and _COUNT_TEXT.match(v)):
+        return str(v)
+    n = int(v)
+    for unit, div in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("k", 10**3)):
+        if abs(n) >= div:
+            value = n / div
+            return f"{value:.0f}{unit}" if abs(value) >= 100 else f"{value:.1f}{unit}".replace(f".0{unit}", unit)
+    return f"{n:,}"
+
+
+def _full_count(v: Any) -> str:
+    return f"{int(v):,}" if isinstance(v, str) and _COUNT_TEXT.match(v) else str(v)
+
+
 def _hub_url(v: Any) -> str:
     """A Hub link only for a well-formed repo id; anything else is shown as text, unlinked."""
     if isinstance(v, str) and _REPO_ID.match(v):
@@ -82,9 +101,13 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=_num, cell=_cell, hub_url=_hub_url, web_url=_web_url, is_numeric=_is_numeric)
+    env.filters.update(num=_num, cell=_cell, hub_url=_hub_url, web_url=_web_url, is_numeric=_is_numeric,
+                       human_count=_human_count, full_count=_full_count)
     # short text, dates and timestamps never wrap (a date broken over three lines is unreadable)
     env.tests["short"] = lambda v: (isinstance(v, str) and len(v) <= 24) or isinstance(v, (date, datetime))
+    env.tests["count_text"] = lambda v: isinstance(v, str) and bool(_COUNT_TEXT.match(v))
+    env.tests["long"] = lambda v: (isinstance(v, str) and len(v) > LONG_CELL) or (isinstance(v, (list, tuple)) and len(v) > LIST_SHOWN)
+    env.globals.update(SHORT_SUMMARY=SHORT_SUMMARY, LIST_SHOWN=LIST_SHOWN)
     return env
 
 

@@ -2,21 +2,92 @@
 
 Data tables
 - ``taxonomy``: v_taxonomy summed over library_name, one row per (arch_class, pipeline_tag, model_type), with
-  the catalog entries, families, pretraining tasks and arch classes matched (confidence >= 0.8) to the group.
+  the catalog entries, families, pretraining tasks and arch classes matched (catalog_matches.confident) to the group.
 - ``taxonomy-arch_class``: Hub models and downloads per arch_class beside catalog entries per arch_class.
 - ``taxonomy-catalog``: catalog entries per arch_class × pretraining task × family, with the Hub repos matched.
+- ``taxonomy-grid``: the catalog's taxonomy grid: architecture class × pretraining-task class (Pretraining Task read
+  through warehouse/catalog/vocabulary.yaml ``pretraining_task_classes``), each cell's entries and the Hub repos of
+  the matched families (confident matches and their lineage descendants) with their downloads.
 """
 
 from __future__ import annotations
 
+import textwrap
+
 import polars as pl
 
-from reports import charts
+from reports import catalog_hub, catalog_text, charts
 from reports.base import CONFIDENT, Context, Report, Section, Table
 from reports.charts import ARCH_COLOURS, CATALOG_COLOUR, HUB_COLOUR, Chart, arch_label, label
 
 SLUG = "taxonomy"
 TOP_TAGS = 15
+GRID_CLASSES = ("encoder", "decoder", "encoder-decoder", None)
+CELL_FONT = 7.5
+
+
+def _grid(ctx: Context) -> pl.DataFrame:
+    """arch_class × task_class: the cell's entries, and the Hub repos reached from their matches (counted once)."""
+    entries = catalog_hub.catalog_entries(ctx).select("name", "arch_class", "task_class", "date")
+    reach = catalog_hub.reach(ctx).join(entries.rename({"name": "catalog_name"}), on="catalog_name")
+    hub = reach.unique(["arch_class", "task_class", "repo_id"]).group_by("arch_class", "task_class").agg(
+        pl.len().cast(pl.Int64).alias("hub_repos"), pl.col("downloads").sum().cast(pl.Int64).alias("hub_downloads"))
+    cells = entries.sort(["date", "name"], nulls_last=True).group_by("arch_class", "task_class", maintain_order=True).agg(
+        pl.len().cast(pl.Int64).alias("catalog_entries"), pl.col("name").alias("entries"))
+    order = {t: i for i, t in enumerate(catalog_text.task_order())}
+    arch = {a: i for i, a in enumerate(GRID_CLASSES)}
+    return (
+        cells.join(hub, on=["arch_class", "task_class"], how="left", nulls_equal=True)
+        .with_columns(pl.col("hub_repos").fill_null(0), pl.col("hub_downloads").fill_null(0))
+        .with_columns(pl.col("arch_class").replace_strict(arch, default=len(arch), return_dtype=pl.Int64).alias("_a"),
+                      pl.col("task_class").replace_strict(order, default=len(order), return_dtype=pl.Int64).alias("_t"))
+        .sort(["_a", "_t"]).drop("_a", "_t")
+    )
+
+
+def _grid_chart(grid: pl.DataFrame) -> Chart:
+    """The catalog's taxonomy as a grid of architecture class × pretraining task, each cell naming its entries."""
+    title = "The catalog's taxonomy: architecture × pretraining task, with the Hub's matched families"
+    tasks = [t for t in catalog_text.task_order() if t in set(grid["task_class"].to_list())]
+    rows = [a for a in GRID_CLASSES if grid.filter(pl.col("arch_class").is_null() if a is None else pl.col("arch_class") == a).height]
+    col_in = 11.0 / max(len(tasks), 1)
+    chars = max(12, int(col_in * 72 / (CELL_FONT * 0.52)))
+    cell = {(r["arch_class"], r["task_class"]): r for r in grid.to_dicts()}
+    wrapped = {k: textwrap.wrap(", ".join(label(n, 40) for n in v["entries"]), chars) for k, v in cell.items()}
+    heights = [max([len(wrapped.get((a, t), [])) for t in tasks] + [1]) + 1.6 for a in rows]
+    with charts.style():
+        fig = charts.figure(12.5, 0.135 * sum(heights) + 1.4)
+        ax = fig.add_subplot()
+        ax.set_xlim(0, len(tasks))
+        ax.set_ylim(0, sum(heights))
+        ax.invert_yaxis()
+        ax.grid(False)
+        for side in ("top", "right", "bottom", "left"):
+            ax.spines[side].set_visible(False)
+        y = 0.0
+        for a, h in zip(rows, heights):
+            for x, t in enumerate(tasks):
+                c = cell.get((a, t))
+                ax.add_patch(charts.plt.Rectangle((x, y), 1, h, facecolor=ARCH_COLOURS.get(a, ARCH_COLOURS[None]) if c else "white",
+                                                  alpha=0.13 if c else 1, edgecolor="#d0d7de", linewidth=0.8))
+                if c:
+                    ax.text(x + 0.04, y + 0.35, "\n".join(wrapped[(a, t)]), va="top", ha="left", fontsize=CELL_FONT, color="#1f2328",
+                            linespacing=1.15, gid=f"grid-cell-{a or 'none'}-{t}".replace(" ", "_").replace("/", "_"))
+                    hub = f"Hub: {charts.plural(c['hub_repos'], 'repo')} · {charts.human(c['hub_downloads'])} dl" if c["hub_repos"] else "no Hub match"
+                    ax.text(x + 0.04, y + h - 0.3, hub, va="bottom", ha="left", fontsize=7, color=HUB_COLOUR if c["hub_repos"] else "#8c959f")
+            y += h
+        ax.set_xticks([x + 0.5 for x in range(len(tasks))], [label(t, 24) for t in tasks], fontsize=8.5)
+        ax.xaxis.tick_top()
+        ax.tick_params(length=0)
+        starts = [sum(heights[:i]) for i in range(len(rows))]
+        ax.set_yticks([s + h / 2 for s, h in zip(starts, heights)], [arch_label(a) if a else "no single class" for a in rows], fontsize=9)
+        ax.set_title(title, pad=26)
+        svg = charts.to_svg(fig, title)
+    caption = ("Rows: the catalog's pretraining architecture; columns: its Pretraining Task, read through "
+               "warehouse/catalog/vocabulary.yaml (pretraining_task_classes; 'other' = a text not listed there, 'not given' = empty). "
+               f"Each cell names its entries by date and counts the Hub repos matched to them (confidence ≥ {CONFIDENT}) "
+               "plus their lineage descendants, with those repos' downloads (30 days).")
+    return Chart(title, svg, caption)
 
 
 def _hub_groups(ctx: Context) -> pl.DataFrame:
@@ -32,7 +103,7 @@ def _hub_groups(ctx: Context) -> pl.DataFrame:
                    string_agg(DISTINCT c.pretraining_task, '; ' ORDER BY c.pretraining_task) AS catalog_pretraining_tasks,
                    string_agg(DISTINCT c.arch_class, '; ' ORDER BY c.arch_class) AS catalog_arch_classes
             FROM v_models m
-            JOIN catalog_matches x ON x.repo_id = m.repo_id AND x.confidence >= {CONFIDENT}
+            JOIN catalog_matches x ON x.repo_id = m.repo_id AND x.confident
             JOIN catalog_models c ON c.name = x.catalog_name
             WHERE m.{ctx.live}
             GROUP BY ALL
@@ -81,7 +152,7 @@ def _catalog_view(ctx: Context) -> pl.DataFrame:
         WITH matched AS (
             SELECT DISTINCT c.arch_class, c.pretraining_task, c.family, m.repo_id, m.downloads
             FROM catalog_models c
-            JOIN catalog_matches x ON x.catalog_name = c.name AND x.confidence >= {CONFIDENT}
+            JOIN catalog_matches x ON x.catalog_name = c.name AND x.confident
             JOIN v_models m ON m.repo_id = x.repo_id AND m.{ctx.live}
         ), entries AS (
             SELECT arch_class, pretraining_task, family, count(*) AS catalog_entries,
@@ -184,11 +255,18 @@ def build(ctx: Context) -> Report:
     n_tags = groups["pipeline_tag"].drop_nulls().n_unique()
     tables = [
         Table(SLUG, "Models by arch class × pipeline tag × family (model_type)", groups,
-              "v_taxonomy summed over library_name; catalog columns list the catalog entries matched (confidence ≥ 0.8) to the group's repos.",
+              f"v_taxonomy summed over library_name; catalog columns list the catalog entries matched (confidence ≥ {CONFIDENT}) to the group's repos.",
               preview_rows=60),
         Table(f"{SLUG}-arch_class", "Architecture classes: Hub vs catalog", arch, "Hub models/downloads from v_taxonomy; catalog entries from catalog_models."),
     ]
-    sections = [
+    sections = []
+    if ctx.catalog_loaded:
+        grid = _grid(ctx)
+        tables.append(Table(f"{SLUG}-grid", "The catalog's taxonomy grid: arch class × pretraining task", grid,
+                            "Catalog entries per cell (by date) and the Hub repos matched to them or descending from those, with their downloads."))
+        sections.append(Section("The catalog's taxonomy", "The catalog's models classed by pretraining architecture × pretraining task, the Hub laid over each cell.",
+                                charts=[_grid_chart(grid)], tables=[tables[-1]], anchor="catalog-grid"))
+    sections += [
         Section("Pipeline tags", "What the Hub's models are for, and which transformer class each belongs to.", charts=[_tag_chart(groups)]),
         Section("Architecture classes", "", charts=[_arch_chart(arch, ctx.catalog_loaded)], tables=[tables[1]]),
         Section("Architecture class × pipeline tag × family", "One row per group; the catalog's view beside the Hub's.", tables=[tables[0]]),
@@ -197,8 +275,8 @@ def build(ctx: Context) -> Report:
     if ctx.catalog_loaded:
         cat = _catalog_view(ctx)
         tables.append(Table(f"{SLUG}-catalog", "Catalog: arch class × pretraining task × family", cat,
-                            "catalog_models grouped, with the Hub repos matched to the group's entries (confidence ≥ 0.8)."))
-        sections.append(Section("The catalog's taxonomy", "How the catalog classifies its entries, and how much of each group the Hub holds.", tables=[tables[2]]))
+                            f"catalog_models grouped, with the Hub repos matched to the group's entries (confidence ≥ {CONFIDENT})."))
+        sections.append(Section("The catalog's taxonomy by family", "How the catalog classifies its entries, and how much of each group the Hub holds.", tables=[tables[-1]]))
     else:
         notes.append("Catalog not loaded: only the Hub's side of the taxonomy is shown.")
     top_class = arch.sort("hub_models", descending=True).head(1)

@@ -23,7 +23,7 @@ from warehouse.reconcile import compare_arch, compare_date, compare_license, com
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT_MODELS = REPO_ROOT / "harvesters" / "demo_snapshot" / "api" / "models"
-MIGRATION = REPO_ROOT / "warehouse" / "migrations" / "010_catalog.sql"
+MIGRATIONS = [REPO_ROOT / "warehouse" / "migrations" / name for name in ("010_catalog.sql", "060_confident_matches.sql")]
 ARCH_CLASS = {  # stand-in for the warehouse's own classification
     "bert": "encoder", "roberta": "encoder", "distilbert": "encoder", "albert": "encoder", "electra": "encoder", "tapas": "encoder",
     "wav2vec2": "encoder", "clip": "encoder", "t5": "encoder-decoder", "bart": "encoder-decoder", "mbart": "encoder-decoder",
@@ -69,7 +69,8 @@ def hub_models() -> pl.DataFrame:
 def build_warehouse(path: Path, frame: pl.DataFrame) -> duckdb.DuckDBPyConnection:
     c = duckdb.connect(str(path))
     c.execute(CONTRACT_DDL)
-    c.execute(MIGRATION.read_text(encoding="utf-8"))
+    for migration in MIGRATIONS:  # the catalog's own tables, as the migrations make them
+        c.execute(migration.read_text(encoding="utf-8"))
     lineage = frame.select(child_id="repo_id", parent_id="base_models").explode("parent_id").drop_nulls("parent_id")
     for name, data in (("snapshot_frame", frame), ("lineage_frame", lineage.with_columns(relation=pl.lit("finetune"), source=pl.lit("tags")))):
         c.register(name, data)

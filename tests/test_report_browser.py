@@ -112,6 +112,16 @@ class CDP:
         path.write_bytes(data)
         return data
 
+    def clip(self, box: list[float], path: Path) -> bytes:
+        """A screenshot of one page region (page coordinates: left, top, right, bottom), at its full size."""
+        height = int(self.eval("Math.ceil(document.documentElement.scrollHeight)"))
+        self.call("Emulation.setDeviceMetricsOverride", width=1280, height=min(max(height, 600), 12000), deviceScaleFactor=1, mobile=False)
+        clip = {"x": box[0], "y": box[1], "width": box[2] - box[0], "height": box[3] - box[1], "scale": 1}
+        data = base64.b64decode(self.call("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)["data"])
+        self.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+        path.write_bytes(data)
+        return data
+
     def close(self) -> None:
         self.ws.close()
 
@@ -192,12 +202,44 @@ def _page_facts(cdp: CDP) -> dict:
             Array.from(el.attributes).filter(a => a.name.toLowerCase().startsWith('on')).map(a => el.tagName + ' ' + a.name)),
         resources: performance.getEntriesByType('resource').map(e => e.name),
         charts: Array.from(document.querySelectorAll('figure svg')).map(svg => {
-            const box = svg.getBoundingClientRect();
-            return {w: box.width, h: box.height, marks: svg.querySelectorAll('path, use, image, rect').length,
-                    texts: svg.querySelectorAll('text').length};
+            const box = svg.getBoundingClientRect(), fig = svg.closest('figure'), outer = fig.getBoundingClientRect();
+            const content = svg.getBBox(), vb = svg.viewBox.baseVal;
+            return {w: box.width, h: box.height, marks: svg.querySelectorAll('path, use, image, rect, polygon, ellipse').length,
+                    texts: svg.querySelectorAll('text').length, label: svg.getAttribute('aria-label'),
+                    graph: svg.classList.contains('graph'),
+                    box: [box.left, box.top + window.scrollY, box.right, box.bottom + window.scrollY],
+                    outer: [outer.left, outer.top + window.scrollY, outer.right, outer.bottom + window.scrollY],
+                    overflow: fig.scrollWidth > fig.clientWidth + 1 || fig.scrollHeight > fig.clientHeight + 1,
+                    content: [content.x, content.y, content.x + content.width, content.y + content.height],
+                    viewbox: [vb.x, vb.y, vb.x + vb.width, vb.y + vb.height]};
         }),
         downloads: Array.from(document.querySelectorAll('#data a[download]')).map(a => a.href),
     }))()""")
+
+
+CATALOG_FIGURES = {  # the catalog's four figures, by the aria-label of their SVG
+    "family_tree": {"The catalog's family tree"},
+    "timeline": {"The catalog's timeline, with the Hub's arrival of each model"},
+    "sizes": {"The catalog's size axis, with the Hub's largest models beside it"},
+    "taxonomy": {"The catalog's taxonomy: architecture × pretraining task, with the Hub's matched families"},
+}
+
+
+def _assert_not_clipped(slug: str, chart: dict) -> None:
+    """The SVG lies inside its figure (nothing scrolls out) and its drawing inside its own viewBox."""
+    (l, t, r, b), (fl, ft, fr, fb) = chart["box"], chart["outer"]
+    assert fl - 1 <= l and ft - 1 <= t and r <= fr + 1 and b <= fb + 1 and not chart["overflow"], (slug, chart["label"], chart)
+    (cx0, cy0, cx1, cy1), (vx0, vy0, vx1, vy1) = chart["content"], chart["viewbox"]
+    assert vx0 - 1 <= cx0 and vy0 - 1 <= cy0 and cx1 <= vx1 + 1 and cy1 <= vy1 + 1, (slug, chart["label"], chart["content"], chart["viewbox"])
+
+
+def _assert_drawn(png: bytes, what) -> None:
+    """A figure's screenshot is a real picture: a fair share of its pixels are not the page's white."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("L")
+    inked = sum(n for value, n in enumerate(image.histogram()) if value < 200)
+    assert image.width > 100 and image.height > 30 and inked > 0.01 * image.width * image.height, (what, image.size, inked)
 
 
 def test_browse_every_report_screenshot_charts_and_downloads(browser, site):
@@ -222,8 +264,13 @@ def test_browse_every_report_screenshot_charts_and_downloads(browser, site):
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000, slug
         assert facts["resources"] == [], f"{slug} fetched {facts['resources']}: not self-contained"
         assert facts["charts"], f"{slug} has no chart"
-        for chart in facts["charts"]:
-            assert chart["w"] > 300 and chart["h"] > 100 and chart["marks"] > 5 and chart["texts"] > 0, (slug, chart)
+        for i, chart in enumerate(facts["charts"]):
+            assert chart["w"] > (150 if chart["graph"] else 300) and chart["h"] > 40, (slug, chart)
+            assert chart["marks"] > 3 and chart["texts"] > 0, (slug, chart)
+            _assert_not_clipped(slug, chart)
+            _assert_drawn(cdp.clip(chart["box"], site["shots"] / f"{slug}-figure-{i}.png"), (slug, chart["label"]))
+        if slug in CATALOG_FIGURES:
+            assert CATALOG_FIGURES[slug] <= {c["label"] for c in facts["charts"]}, slug
         assert facts["downloads"], slug
         for href in facts["downloads"]:
             with urllib.request.urlopen(href, timeout=10) as resp:
@@ -236,7 +283,7 @@ def test_browse_every_report_screenshot_charts_and_downloads(browser, site):
             assert frame.equals(parquet), href
             if check_against_warehouse(stem, frame, con):
                 checked.append(name)
-    assert len(checked) >= 32, checked  # 16+ tables, each as CSV and as Parquet
+    assert len(checked) >= 38, checked  # 19+ tables, each as CSV and as Parquet
 
 
 def test_markup_renders_as_text_and_no_script_runs(browser, site):

@@ -6,6 +6,8 @@ import http.client
 import io
 import os
 import shutil
+import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pytest
@@ -129,3 +131,86 @@ def test_unknown_paths_are_404(served):
     server, _ = served
     assert get(server, f"/{DATE}/nope.html")[0] == 404
     assert get(server, "/favicon.ico")[0] == 404
+
+
+# -- hostile requests (issue 11, finding 5): nothing decoded goes into a header, idle connections end --------
+def raw_request(server, target: bytes, timeout: float = 10) -> bytes:
+    """Send one request line exactly as given (any bytes) and read the whole answer (the server closes)."""
+    with socket.create_connection((server.host, server.port), timeout=timeout) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def header_block(answer: bytes) -> list[bytes]:
+    return answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/latest/%0d%0aSet-Cookie:%20pwned=1",
+        "/latest/x%0d%0aSet-Cookie:%20pwned=1",
+        "/latest/%0d%0a%0d%0a<h1>pwned</h1>",
+        "/latest%0d%0aSet-Cookie:%20pwned=1/",
+        f"/{DATE}%0aSet-Cookie:%20pwned=1",
+        f"/{DATE}%0a",
+        f"/{DATE}/sizes.csv%0d%0aSet-Cookie:%20pwned=1",
+        "/%0d%0aLocation:%20http://evil.example/pwned",
+    ],
+)
+def test_no_header_injection(served, path):
+    server, _ = served
+    answer = raw_request(server, path.encode())
+    status_line, *headers = header_block(answer)
+    assert status_line.split()[1] == b"404", answer[:200]
+    assert not any(h.lower().startswith((b"set-cookie", b"location")) for h in headers)
+    assert b"pwned" not in answer
+
+
+def test_redirects_only_to_built_paths(served):
+    server, _ = served
+    assert get(server, "/latest/nope.csv")[0] == 404  # a well-formed name, but not a file of the set
+    assert get(server, "/latest/.hidden.csv")[0] == 404
+    assert get(server, "/2031-01-01")[0] == 404  # a date-shaped name that is not a set
+    status, headers, _ = get(server, "/latest/taxonomy.html")
+    assert status == 302 and headers["location"] == f"/{DATE}/taxonomy.html"
+
+
+@pytest.mark.parametrize("target", ["/latest/%E2%98%83".encode(), "/%E2%98%83/".encode(), f"/{DATE}/%E2%98%83.csv".encode(), "/latest/\u2603".encode()])
+def test_non_latin1_paths_get_an_answer_not_a_dropped_connection(served, target):
+    server, _ = served
+    answer = raw_request(server, target)
+    assert answer.startswith(b"HTTP/1.1 4"), answer[:100]
+    assert answer.split()[1] in (b"400", b"404")
+    if b"%" in target:
+        assert answer.split()[1] == b"404"
+
+
+def test_many_concurrent_requests(served):
+    server, root = served
+    expected = (root / DATE / "sizes.csv").read_bytes()
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: get(server, f"/{DATE}/sizes.csv"), range(200)))
+    assert all(status == 200 and body == expected for status, _, body in answers)
+
+
+def test_idle_and_half_open_connections_are_closed(served):
+    """A client that sends nothing, half a request, or nothing after its answer is disconnected by the server."""
+    _, root = served
+    with ReportServer(root, idle_timeout_s=0.5) as server:
+        silent = [socket.create_connection((server.host, server.port), timeout=30) for _ in range(50)]
+        half = socket.create_connection((server.host, server.port), timeout=30)
+        half.sendall(b"GET /latest/ HTTP/1.1\r\nHost: x\r\n")  # no end of headers: a slow client
+        kept = socket.create_connection((server.host, server.port), timeout=30)
+        kept.sendall(f"GET /{DATE}/summary.md HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert kept.recv(65536).startswith(b"HTTP/1.1 200")
+        assert get(server, f"/{DATE}/")[0] == 200  # the server still answers
+        for sock in [*silent, half, kept]:
+            try:
+                while sock.recv(65536):
+                    pass  # the rest of an answer, then the server's close (b"")
+            finally:
+                sock.close()

@@ -113,6 +113,17 @@ def check_against_warehouse(name: str, frame: pl.DataFrame, con: duckdb.DuckDBPy
     elif name == "family_tree-edges":
         _same_rows(frame.unique(["child_id", "parent_id"]), _sql(con, "SELECT * FROM v_lineage"),
                    ["child_id", "parent_id", "relation", "child_downloads"])
+    elif name == "family_tree-catalog_tree":
+        _same_rows(frame, _sql(con, "SELECT name, family, date, arch_class FROM catalog_models"), ["name", "family", "date", "arch_class"])
+        matched = dict(con.sql("SELECT catalog_name, count(DISTINCT repo_id) FROM catalog_matches WHERE confidence >= 0.8 GROUP BY 1").fetchall())
+        assert {r[0]: r[1] for r in frame.select("name", "hub_repos_matched").iter_rows() if r[1]} == matched
+    elif name == "taxonomy-grid":
+        assert frame["catalog_entries"].sum() == con.sql("SELECT count(*) FROM catalog_models").fetchall()[0][0]
+        assert frame.unique(["arch_class", "task_class"]).height == frame.height
+    elif name == "sizes-hub_largest":
+        want = _sql(con, """SELECT arch_class, repo_id, params FROM v_models WHERE deleted_on IS NULL AND params IS NOT NULL
+                            QUALIFY row_number() OVER (PARTITION BY arch_class ORDER BY params DESC, repo_id) <= 3""")
+        _same_rows(frame, want, ["arch_class", "repo_id", "params"])
     elif name == "family_tree-catalog_families":
         _same_rows(frame, _sql(con, "SELECT DISTINCT family AS catalog_family FROM catalog_models"), ["catalog_family"])
     elif name == "timeline":
@@ -201,7 +212,7 @@ def test_every_table_parses_back_and_matches_the_warehouse(built):
             assert csv.equals(parquet), t["name"]
             if check_against_warehouse(t["name"], parquet, con):
                 checked.append(t["name"])
-    assert len(checked) >= 16, checked
+    assert len(checked) >= 19, checked
 
 
 def test_headline_numbers_are_the_warehouses(built):

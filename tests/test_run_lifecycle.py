@@ -106,9 +106,11 @@ def test_a_signal_stops_a_run_waiting_on_the_hub_promptly_and_marks_it_failed(re
     assert not orphaned_servers(str(home))  # stopped with the process
 
 
-def test_a_reader_holding_the_warehouse_fails_the_load_and_the_run_record_says_so(replay_hub, data_dir):
+def test_a_reader_holding_the_warehouse_fails_the_load_and_the_run_record_says_so(replay_hub, data_dir, monkeypatch):
     from flows.refresh import nightly_refresh
+    from warehouse import database
 
+    monkeypatch.setattr(database, "WRITE_LOCK_WAIT_S", 0.5)  # the writer's bounded wait for the lock (60 s by default)
     hub = replay_hub()
     nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), scope="metadata")
     holder = subprocess.Popen(

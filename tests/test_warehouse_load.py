@@ -164,8 +164,9 @@ def test_bad_listing_lines_are_quarantined_and_the_run_goes_on(data_dir):
     assert rows(con, "SELECT likes, sha FROM models WHERE repo_id = 'broken/json'") == [(None, None)]
     assert rows(con, "SELECT downloads, likes, gated, tags FROM models WHERE repo_id = 'odd/shapes'") == [(12, None, "auto", None)]
     reasons = [r for (r,) in rows(con, "SELECT reason FROM quarantine WHERE stage = 'listing' ORDER BY reason")]
-    assert len(reasons) == 4
+    assert len(reasons) == 5
     assert any("not JSON" in r and "kept 'broken/json'" in r for r in reasons) and any("no string id" in r for r in reasons)
+    assert any(r.startswith("likes = 1.5 is not a count") for r in reasons)  # the field is NULL, with a note
     assert any("tags is a JSON str" in r for r in reasons) and any("cardData is a JSON list" in r for r in reasons)
 
 

@@ -1,8 +1,11 @@
-"""Ad-hoc SQL over the warehouse (``hubcensus sql``): a read-only connection, read statements only.
+"""Ad-hoc SQL over the warehouse (``hubcensus sql``): a sandboxed read-only connection, read statements only.
 
 Only SELECT (with WITH/FROM-first/SHOW/DESCRIBE/SUMMARIZE forms, which DuckDB parses as SELECT) and
-EXPLAIN run; anything else (INSERT, COPY ... TO, ATTACH, SET, PRAGMA, CALL, ...) is refused before it
-reaches the database, with ``SQLWriteRefused``. The connection is read-only as well: a second guard.
+EXPLAIN [ANALYZE] of a SELECT run; anything else (INSERT, COPY ... TO, ATTACH, SET, PRAGMA, CALL, EXPLAIN
+ANALYZE COPY, ...) is refused before it reaches the database, with ``SQLWriteRefused``. The connection is
+read-only and sandboxed as well (``warehouse.database.sandbox``: no files but ``allow_files``, no network,
+no extensions, settings locked): a second guard. Each statement opens and closes its own connection, so an
+open prompt never holds DuckDB's lock between statements and the nightly writer is not kept waiting.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import duckdb
 import polars as pl
 
 from warehouse.database import WarehouseError, open_warehouse
+
+AllowFiles = Path | str | None
 
 FORMATS = ("table", "csv", "json", "parquet")
 READ_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
@@ -39,9 +44,56 @@ def check_read_only(query: str) -> list[duckdb.Statement]:
         raise SQLError("empty query")
     for statement in statements:
         if statement.type not in READ_STATEMENTS:
-            kind = str(statement.type).rsplit(".", 1)[-1]
-            raise SQLWriteRefused(f"refused: {kind} statement (hubcensus sql is read-only: SELECT/EXPLAIN only)")
+            raise SQLWriteRefused(f"refused: {_kind(statement)} statement (hubcensus sql is read-only: SELECT/EXPLAIN only)")
+        if statement.type == duckdb.StatementType.EXPLAIN:
+            explained = _explained(statement.query)
+            if explained is None or explained.type != duckdb.StatementType.SELECT:
+                what = "this statement" if explained is None else f"a {_kind(explained)} statement"
+                raise SQLWriteRefused(f"refused: EXPLAIN of {what} (hubcensus sql is read-only: only a SELECT may be explained)")
     return statements
+
+
+def _kind(statement: duckdb.Statement) -> str:
+    return str(statement.type).rsplit(".", 1)[-1]
+
+
+def _explained(query: str) -> duckdb.Statement | None:
+    """The statement an ``EXPLAIN [ANALYZE] [(options)]`` wraps, or None when it cannot be told.
+
+    EXPLAIN ANALYZE runs its statement, so what it wraps is checked like a statement of its own.
+    """
+    tokens = _tokens(query)
+    words = [query[start:end].strip().upper() for start, end in tokens]
+    at = 1 if words[:1] == ["EXPLAIN"] else None
+    if at is None:
+        return None
+    if at < len(words) and words[at] in ("ANALYZE", "ANALYSE"):
+        at += 1
+    candidates = [at]
+    if at < len(words) and words[at] == "(":  # "(options) stmt", or a parenthesized "(SELECT ...)"
+        depth = 0
+        for i in range(at, len(words)):
+            depth += {"(": 1, ")": -1}.get(words[i], 0)
+            if depth == 0:
+                candidates.append(i + 1)
+                break
+    for start in candidates:
+        if start >= len(tokens):
+            continue
+        try:
+            inner = duckdb.extract_statements(query[tokens[start][0]:])
+        except duckdb.Error:
+            continue
+        if len(inner) == 1:
+            return inner[0]
+    return None
+
+
+def _tokens(query: str) -> list[tuple[int, int]]:
+    """(start, end) of each token that is not a comment."""
+    found = duckdb.tokenize(query)
+    spans = [(pos, found[i + 1][0] if i + 1 < len(found) else len(query), kind) for i, (pos, kind) in enumerate(found)]
+    return [(start, end) for start, end, kind in spans if kind != duckdb.token_type.comment]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -81,18 +133,25 @@ def render(frame: pl.DataFrame, fmt: str) -> str:
     raise SQLError(f"--format {fmt} cannot be printed: give --output FILE")
 
 
-def run_sql(db_path: Path | str, query: str, fmt: str = "table", output: Path | str | None = None) -> str | None:
+def query_once(db_path: Path | str, query: str, flat: bool = False, allow_files: AllowFiles = None) -> pl.DataFrame:
+    """Open a sandboxed read-only connection, run ``query``, close: DuckDB's lock is held for one statement."""
+    check_read_only(query)  # refuse before even opening the file
+    con = open_warehouse(db_path, read_only=True, allow_files=allow_files)
+    try:
+        return query_frame(con, query, flat=flat)
+    finally:
+        con.close()
+
+
+def run_sql(
+    db_path: Path | str, query: str, fmt: str = "table", output: Path | str | None = None, allow_files: AllowFiles = None
+) -> str | None:
     """Run a read-only query; return the rendered result, or write it to ``output`` (and return None)."""
     if fmt not in FORMATS:
         raise SQLError(f"unknown --format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if fmt == "parquet" and output is None:
         raise SQLError("--format parquet needs --output FILE")
-    check_read_only(query)  # refuse before even opening the file
-    con = open_warehouse(db_path, read_only=True)
-    try:
-        frame = query_frame(con, query, flat=fmt == "csv")
-    finally:
-        con.close()
+    frame = query_once(db_path, query, flat=fmt == "csv", allow_files=allow_files)
     if output is None:
         return render(frame, fmt)
     output = Path(output)
@@ -117,42 +176,43 @@ def interactive_sql(
     db_path: Path | str,
     read_line: Callable[[str], str] = input,
     out: TextIO | None = None,
+    allow_files: AllowFiles = None,
 ) -> int:
-    """A small prompt: statements end with ';'. Returns the number of statements run."""
+    """A small prompt: statements end with ';'. Returns the number of statements run.
+
+    Each statement opens, queries and closes the warehouse (``query_once``): an idle prompt holds no lock.
+    """
     out = out or sys.stdout
-    con = open_warehouse(db_path, read_only=True)
+    open_warehouse(db_path, read_only=True, allow_files=allow_files).close()  # a missing file or bad folder: fail now
     ran = 0
     print(f"hubcensus sql on {db_path} (read-only). {HELP}", file=out)
     buffer: list[str] = []
-    try:
-        while True:
-            try:
-                line = read_line("hubcensus> " if not buffer else "      ...> ")
-            except (EOFError, KeyboardInterrupt):
-                print(file=out)
-                break
-            stripped = line.strip()
-            if not buffer and stripped in (".quit", ".exit", "\\q"):
-                break
-            if not buffer and stripped == ".help":
-                print(HELP, file=out)
-                continue
-            if not buffer and stripped == ".tables":
-                stripped = TABLES_QUERY + ";"
-            if not stripped:
-                continue
-            buffer.append(stripped)
-            if not stripped.endswith(";"):
-                continue
-            query = "\n".join(buffer)
-            buffer = []
-            try:
-                print(render(query_frame(con, query), "table"), file=out)
-                ran += 1
-            except SQLError as exc:
-                print(f"error: {exc}", file=out)
-    finally:
-        con.close()
+    while True:
+        try:
+            line = read_line("hubcensus> " if not buffer else "      ...> ")
+        except (EOFError, KeyboardInterrupt):
+            print(file=out)
+            break
+        stripped = line.strip()
+        if not buffer and stripped in (".quit", ".exit", "\\q"):
+            break
+        if not buffer and stripped == ".help":
+            print(HELP, file=out)
+            continue
+        if not buffer and stripped == ".tables":
+            stripped = TABLES_QUERY + ";"
+        if not stripped:
+            continue
+        buffer.append(stripped)
+        if not stripped.endswith(";"):
+            continue
+        query = "\n".join(buffer)
+        buffer = []
+        try:
+            print(render(query_once(db_path, query, allow_files=allow_files), "table"), file=out)
+            ran += 1
+        except WarehouseError as exc:
+            print(f"error: {exc}", file=out)
     return ran
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -127,6 +126,7 @@ def parse_files(run: RawRun, page_fetches: pl.DataFrame, model_shas: dict[str, s
                 quarantine.append({"repo_id": repo_id, "stage": "config", "reason": str(exc), "excerpt": raw[:EXCERPT].decode("utf-8", "replace")})
                 statuses["config:quarantined"] += 1
                 continue
+            quarantine.extend({"repo_id": repo_id, "stage": "config", "reason": note, "excerpt": None} for note in row.pop("notes", []))
             configs.append({"repo_id": repo_id, "sha": sha, **row, "run_id": run.run_id})
             config_facts.append({
                 "repo_id": repo_id, "cfg_model_type": row["model_type"], "cfg_architectures": row["architectures"],

@@ -134,7 +134,7 @@ def compare_date(cat: dict, hub_created: dt.datetime | dt.date | None) -> tuple[
 
 
 def reconcile_fields(catalog: pl.DataFrame, models: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
-    pairs = matches.filter(pl.col("confidence") >= BET).select("catalog_name", "repo_id")
+    pairs = matches.filter(pl.col("confidence") >= BET).select("catalog_name", "repo_id")  # BET: the one threshold
     joined = pairs.join(catalog.rename({"name": "catalog_name"}), on="catalog_name").join(models, on="repo_id", suffix="_hub")
     rows = []
     for r in joined.iter_rows(named=True):
@@ -165,6 +165,7 @@ def reconcile(con, catalog_paths: list[Path] | list[str] | None = None) -> dict[
     matches = match_catalog(catalog, models, lineage)
     rec = reconcile_fields(catalog, models, matches)
     gaps = compute_gaps(catalog, models, matches)
+    matches = matches.with_columns((pl.col("confidence") >= BET).alias("confident"))
     for table, frame in (("catalog_models", catalog), ("catalog_matches", matches), ("reconciliation", rec), ("catalog_gaps", gaps)):
         con.execute(f"DELETE FROM {table}")
         view = f"_hubcensus_{table}_frame"
@@ -178,8 +179,8 @@ def reconcile(con, catalog_paths: list[Path] | list[str] | None = None) -> dict[
     return {
         "catalog_models": catalog.height,
         "catalog_matches": matches.height,
-        "matched_entries": matches.filter(pl.col("confidence") >= BET)["catalog_name"].n_unique(),
-        "matched_repos": matches.filter(pl.col("confidence") >= BET)["repo_id"].n_unique(),
+        "matched_entries": matches.filter("confident")["catalog_name"].n_unique(),
+        "matched_repos": matches.filter("confident")["repo_id"].n_unique(),
         "reconciliation": rec.height,
         **{f"reconciliation_{s}": int(by_status.get(s, 0)) for s in ("agree", "conflict", "missing_on_hub", "missing_in_catalog")},
         "catalog_gaps": gaps.height,

@@ -13,7 +13,6 @@ import duckdb
 
 from warehouse.database import WarehouseNotFound, open_warehouse, pending
 
-BET = 0.8  # catalog_matches.confidence from which a match is "one we would bet on"
 
 
 def _open(db_path: Path | str) -> duckdb.DuckDBPyConnection | None:
@@ -49,7 +48,11 @@ def last_fetch_outcomes(db_path: Path | str) -> dict[tuple[str, str], tuple[str 
             FROM file_fetches f
             WHERE NOT EXISTS (
                 SELECT 1 FROM quarantine q
-                WHERE q.repo_id = f.repo_id AND q.run_id = f.run_id AND q.stage IN ('card', 'config', 'fetch')
+                WHERE q.repo_id = f.repo_id AND q.run_id = f.run_id
+                  AND (q.stage IN ('card', 'fetch')
+                       -- a config that parsed, with out-of-range values noted, is not fetched again
+                       OR (q.stage = 'config' AND NOT EXISTS (
+                           SELECT 1 FROM model_configs c WHERE c.repo_id = f.repo_id AND c.sha = f.sha)))
             )
             """
         ).fetchall()
@@ -67,13 +70,12 @@ def catalog_scope_repos(db_path: Path | str) -> frozenset[str]:
         rows = con.execute(
             """
             WITH RECURSIVE scope(repo_id) AS (
-                SELECT repo_id FROM catalog_matches WHERE confidence >= ?
+                SELECT repo_id FROM catalog_matches WHERE confident
                 UNION
                 SELECT l.child_id FROM model_lineage l JOIN scope s ON l.parent_id = s.repo_id
             )
             SELECT repo_id FROM scope
-            """,
-            [BET],
+            """
         ).fetchall()
     finally:
         con.close()

@@ -38,8 +38,10 @@ What it answers (everything else: 404):
   ``EntryNotFound`` (404) or ``GatedRepo`` (401 without a token, 403 with a wrong one).
   Path segments are percent-decoded one by one; ``..``, encoded slashes and the like are 404.
 
-Every answer has ``X-Request-Id``; every request is appended to ``hub.requests`` and, if ``request_log`` is
-set, to that file as one JSON line: ``method, path, query, status, bytes`` (+ ``fault`` when one applied).
+Every answer has ``X-Request-Id``; every request is appended to ``hub.requests`` (the newest ``history``
+entries, 10,000 by default) and, if ``request_log`` is set, to that file as one JSON line (all of them):
+``method, path, query, status, bytes`` (+ ``fault`` when one applied). ``FaultPlan.from_spec`` reads the
+``replay-hub --faults SPEC`` text (``harvesters.replay.faults.SPEC_HELP``).
 """
 
 from harvesters.replay.app import HubApp

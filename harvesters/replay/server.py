@@ -3,6 +3,14 @@
 ``ThreadingHTTPServer`` on purpose: no dependency, one thread per connection (concurrent downloads and the
 paging client each hold their own keep-alive connection), and HTTP/1.1 keep-alive like the Hub. Every
 answer carries ``Content-Length`` so connections are reused; open connections are shut at ``stop()``.
+It stays on the standard library (unlike the report server) because its fault plans act on the socket
+itself: a connection closed without a byte, a body cut after its headers promised more. ASGI hides the
+transport, so under uvicorn both would need a subclass of uvicorn's internal protocol. The request parsing
+it does itself is kept strict: a request body must have a plain decimal ``Content-Length`` (at most
+``MAX_REQUEST_BODY`` bytes) and no ``Transfer-Encoding``, else 400 and the connection is closed.
+
+``hub.requests`` keeps the last ``history`` entries only (memory stays flat on a long run); the request
+log file, when given, keeps every line.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,6 +34,21 @@ from harvesters.replay.snapshot import DirectorySnapshot, Snapshot
 
 log = logging.getLogger(__name__)
 _HOST_HEADER = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+_DECIMAL = re.compile(r"[0-9]{1,18}")
+MAX_REQUEST_BODY = 1024 * 1024  # the Hub API we replay takes no request bodies; a client sending more is refused
+HISTORY = 10_000  # entries kept in hub.requests
+
+
+class RequestHistory(deque):
+    """The newest ``maxlen`` request-log entries; indexes and slices like the list it used to be."""
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return list(self)[index] if isinstance(index, slice) else super().__getitem__(index)
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == other if isinstance(other, list) else super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _fault_response(rule: FaultRule) -> Response:
@@ -75,6 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "hubcensus-replay-hub"
     sys_version = ""
     timeout = 120  # an idle keep-alive connection is closed after this
+    disable_nagle_algorithm = True  # headers and body go out as two writes: without this each answer waits ~40 ms for an ACK
     server: _Server
 
     def do_GET(self) -> None:
@@ -93,15 +118,33 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host", "")
         return f"http://{host}" if _HOST_HEADER.fullmatch(host) else self.server.hub.url
 
+    def _refused_body(self) -> Response | None:
+        """Read and drop the request body; a 400 (connection then closed) when its framing is not plain."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            return error_response(400, "Transfer-Encoding is not accepted: send a Content-Length")
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
+            return None
+        if len(lengths) > 1 or not _DECIMAL.fullmatch(lengths[0].strip()):
+            return error_response(400, "Content-Length must be one decimal number of bytes")
+        length = int(lengths[0])
+        if length > MAX_REQUEST_BODY:
+            return error_response(400, f"request body over {MAX_REQUEST_BODY} bytes")
+        if length:
+            self.rfile.read(length)  # never answered, but keep the connection in sync
+        return None
+
     def _handle(self) -> None:
         hub = self.server.hub
         method = self.command
         path, _, query = self.path.partition("?")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)  # never answered, but keep the connection in sync
+        refused = self._refused_body()
+        if refused is not None:
+            self.close_connection = True  # the rest of the stream cannot be framed
+            self._send({"method": method, "path": path, "query": query}, refused, refused.body)
+            return
         plan = hub.faults
-        fault = plan.decide(method, path) if plan is not None else None
+        fault = plan.decide(method, path, query) if plan is not None else None
         entry: dict[str, Any] = {"method": method, "path": path, "query": query}
         if fault is not None:
             entry["fault"] = fault.name
@@ -125,6 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
         if rule is not None and rule.truncate is not None:
             body = body[: int(len(body) * rule.truncate)]
             self.close_connection = True
+        self._send(entry, response, body)
+
+    def _send(self, entry: dict[str, Any], response: Response, body: bytes) -> None:
+        """Status, headers (Content-Length of the whole answer), the log line, then ``body``."""
         self.send_response(response.status)
         self.send_header("X-Request-Id", f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}")
         for name, value in response.headers.items():
@@ -133,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         # Recorded before the last bytes leave, so a client never sees an answer its log line lacks.
-        hub._record({**entry, "status": response.status, "bytes": len(body)})
+        self.server.hub._record({**entry, "status": response.status, "bytes": len(body)})
         try:
             self.end_headers()
             if body:
@@ -155,6 +202,7 @@ class ReplayHub:
         accept_token: str | None = None,
         request_log: str | os.PathLike[str] | None = None,
         faults: FaultPlan | None = None,
+        history: int = HISTORY,
     ) -> None:
         self.snapshot: Snapshot = (
             snapshot_dir if isinstance(snapshot_dir, Snapshot) else DirectorySnapshot(snapshot_dir)
@@ -163,7 +211,7 @@ class ReplayHub:
         self.app = HubApp(self.snapshot, page_size=page_size, accept_token=accept_token)
         self.faults = faults
         self.request_log = Path(request_log) if request_log is not None else None
-        self.requests: list[dict[str, Any]] = []
+        self.requests: RequestHistory = RequestHistory(maxlen=history)  # the newest entries; the log file has all
         self._log_lock = threading.Lock()
         self._log_file: Any = None
         self._server: _Server | None = None

@@ -246,9 +246,8 @@ def propose_from_warehouse(db_path, catalog_paths=None, min_repos: int = 2, min_
     from warehouse.database import open_warehouse
 
     catalog = load_catalog(catalog_paths)  # a bad catalog file fails here, before the warehouse is opened
-    con = open_warehouse(db_path, read_only=True)
+    con = open_warehouse(db_path, read_only=True)  # sandboxed, TimeZone UTC: createdAt months as the reports read them
     try:
-        con.execute("SET TimeZone = 'UTC'")  # createdAt months in UTC, as the reports read them
         return propose(con, catalog, min_repos, min_downloads)
     finally:
         con.close()

@@ -17,6 +17,23 @@ import yaml
 
 MAX_NODES = 200_000  # a YAML alias bomb expands past this when walked: refuse it
 MAX_DEPTH = 64
+# Size caps, checked before anything is decoded or parsed (pure-Python YAML reads ~50-100 KB/s here; a
+# 10.6 MB front matter took 48 s and 1.46 GB). Real front matter is a few KB, the largest (MTEB result
+# tables) a few hundred KB; real cards are rarely over 1 MB.
+MAX_CARD_BYTES = 8 * 1024 * 1024
+MAX_FRONT_MATTER_BYTES = 1024 * 1024
+# Sane ranges for config.json dimensions (inclusive), each far beyond any real model, and for a count
+# of parameters: outside them the value is NULL and the row carries a note.
+DIM_RANGES: dict[str, tuple[int, int]] = {
+    "hidden_size": (1, 2**20),
+    "num_layers": (1, 100_000),
+    "num_heads": (1, 2**16),
+    "num_kv_heads": (1, 2**16),
+    "vocab_size": (1, 2**28),
+    "context_length": (1, 2**40),
+    "intermediate_size": (1, 2**24),
+}
+MAX_PARAMS = 10**15  # a thousand times the largest models of 2026
 
 
 class DocumentError(ValueError):
@@ -75,11 +92,16 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
 NESTED_CONFIGS = ("text_config", "llm_config", "language_config")
 
 
-def _dim(cfg: dict[str, Any], keys: tuple[str, ...]) -> int | None:
+def _dim(cfg: dict[str, Any], keys: tuple[str, ...], bounds: tuple[int, int], notes: list[str]) -> int | None:
+    """The first of ``keys`` holding an integer within ``bounds``; integers outside them leave a note."""
+    low, high = bounds
     for key in keys:
         v = cfg.get(key)
-        if isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62:
+        if not isinstance(v, int) or isinstance(v, bool):
+            continue
+        if low <= v <= high:
             return v
+        notes.append(f"config.json {key} = {v} is out of range ({low}..{high:,}): stored as NULL")
     return None
 
 
@@ -120,19 +142,24 @@ def parse_config(raw: bytes, formulas: dict[str, str]) -> dict[str, Any]:
     model_type = cfg.get("model_type") if isinstance(cfg.get("model_type"), str) else None
     archs = cfg.get("architectures")
     archs = [a for a in archs if isinstance(a, str)] if isinstance(archs, list) else None
+    notes: list[str] = []
     row: dict[str, Any] = {"model_type": model_type, "architectures": archs}
     nested = [cfg[k] for k in NESTED_CONFIGS if isinstance(cfg.get(k), dict)]
     for name, keys in DIMENSIONS.items():
-        value = _dim(cfg, keys)
+        value = _dim(cfg, keys, DIM_RANGES[name], notes)
         for sub in nested:
-            value = value if value is not None else _dim(sub, keys)
+            value = value if value is not None else _dim(sub, keys, DIM_RANGES[name], notes)
         row[name] = value
     dtype = cfg.get("torch_dtype", cfg.get("dtype"))
     row["torch_dtype"] = dtype if isinstance(dtype, str) else None
     row["quant_method"], row["quant_bits"] = quantization(cfg)
     row["params_estimate"], row["params_formula"] = estimate(cfg, model_type, formulas)
     row["is_encoder_decoder"] = cfg["is_encoder_decoder"] if isinstance(cfg.get("is_encoder_decoder"), bool) else None
+    if row["params_estimate"] is not None and not 1 <= row["params_estimate"] <= MAX_PARAMS:
+        notes.append(f"params estimate {row['params_estimate']} ({row['params_formula']}) is out of range (1..{MAX_PARAMS:,}): stored as NULL")
+        row["params_estimate"], row["params_formula"] = None, None
     row["raw_json"] = raw_json
+    row["notes"] = notes  # not a column: one-line notes for the loader's quarantine (stage config)
     return row
 
 
@@ -142,13 +169,17 @@ FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.
 EMPTY_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?:---|\.\.\.)[ \t]*\r?$", re.M)
 
 
-def parse_card(raw: bytes) -> dict[str, Any]:
+def parse_card(raw: bytes, max_card_bytes: int = MAX_CARD_BYTES, max_front_matter_bytes: int = MAX_FRONT_MATTER_BYTES) -> dict[str, Any]:
     """README.md bytes -> front_matter (JSON text or None), card_length (characters), parse_status, parse_error.
 
-    parse_status: ok | no_front_matter | empty_front_matter | invalid_yaml | not_a_mapping | undecodable.
-    Only invalid_yaml, not_a_mapping and undecodable are failures (quarantined); a card without front
-    matter is common and legitimate.
+    parse_status: ok | no_front_matter | empty_front_matter | invalid_yaml | not_a_mapping | undecodable |
+    too_large. Only the last four and invalid_yaml are failures (quarantined); a card without front
+    matter is common and legitimate. A card over ``max_card_bytes`` is refused before it is decoded, a
+    front matter over ``max_front_matter_bytes`` before YAML sees it (card_length is then in bytes).
     """
+    if len(raw) > max_card_bytes:
+        return {"front_matter": None, "card_length": len(raw), "parse_status": "too_large",
+                "parse_error": f"README.md is {len(raw):,} bytes, over the cap of {max_card_bytes:,}: not parsed"}  # fmt: skip
     try:
         text = raw.decode("utf-16") if raw[:2] in UTF16_BOMS else raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -160,6 +191,10 @@ def parse_card(raw: bytes) -> dict[str, Any]:
     match = FRONT_MATTER.match(text)
     if not match:
         return base | {"parse_status": "no_front_matter"}
+    size = len(match.group(1).encode("utf-8"))
+    if size > max_front_matter_bytes:
+        return base | {"parse_status": "too_large",
+                       "parse_error": f"front matter is {size:,} bytes, over the cap of {max_front_matter_bytes:,}: not parsed"}  # fmt: skip
     try:
         data = yaml.safe_load(match.group(1))
         if data is None:
@@ -174,7 +209,7 @@ def parse_card(raw: bytes) -> dict[str, Any]:
         return base | {"parse_status": "invalid_yaml", "parse_error": f"front matter rejected: {one_line(exc)}"}
 
 
-CARD_FAILURES = ("invalid_yaml", "not_a_mapping", "undecodable")
+CARD_FAILURES = ("invalid_yaml", "not_a_mapping", "undecodable", "too_large")
 
 
 def card_lineage_fields(front_matter_json: str | None) -> dict[str, str | None]:

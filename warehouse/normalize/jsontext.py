@@ -52,3 +52,8 @@ def to_int(expr: pl.Expr) -> pl.Expr:
 
 def to_bool(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr == "true").then(True).when(expr == "false").then(False).otherwise(None)
+
+
+def in_range(expr: pl.Expr, low: int, high: int) -> pl.Expr:
+    """``expr`` where it lies within [low, high], else null (a count that cannot be true is no count)."""
+    return pl.when(expr.is_between(low, high)).then(expr).otherwise(None)

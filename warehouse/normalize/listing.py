@@ -21,7 +21,8 @@ import polars as pl
 
 from warehouse.normalize import mappings
 from warehouse.normalize.arch import arch_class_columns
-from warehouse.normalize.jsontext import json_int, text_first, text_to_list, to_bool, to_int
+from warehouse.normalize.documents import MAX_PARAMS
+from warehouse.normalize.jsontext import in_range, json_int, text_first, text_to_list, to_bool, to_int
 from warehouse.schemas import (
     CARD_DATA_FIELDS,
     FILES_SCHEMA,
@@ -41,6 +42,7 @@ TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
 HUB_PREFIXES = r"^(?:https?://)?(?:huggingface\.co|hf\.co)/(?:models/)?"
 SOURCE_PRIORITY = {"cardData": 0, "baseModels": 1, "tag": 2}  # whose relation wins when they disagree
 PACKED_INT32 = ("gptq", "awq", "autoround", "auto-round")
+MAX_COUNT = 10**15  # downloads, likes, file sizes: beyond this (or negative) a count is NULL with a note
 
 # What a page's parsed files contribute (built by warehouse.loading from config.json / README.md).
 CONFIG_FACTS_SCHEMA = {
@@ -108,7 +110,7 @@ def _line_by_line(lines: list[bytes], run_id: str) -> tuple[pl.DataFrame, list[d
     bad: list[dict] = []
     for number, line in lines:
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_constant=_NonFinite)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             salvaged = _salvaged_id(line)
             kept = f": kept {salvaged!r} with its id only" if salvaged else ""
@@ -119,6 +121,10 @@ def _line_by_line(lines: list[bytes], run_id: str) -> tuple[pl.DataFrame, list[d
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"].strip():
             bad.append(_quarantine(run_id, None, f"line {number}: not a model record (no string id)", line))
             continue
+        for field in list(record):
+            record[field], found = _without_non_finite(record[field])
+            if found:
+                bad.append(_quarantine(run_id, record["id"], f"line {number}: {'/'.join(sorted(found))} in {field}: read as missing", json.dumps(record[field])[:EXCERPT]))
         for field, kind in LISTING_CONTAINERS.items():
             value = record.get(field)
             if value is not None and not isinstance(value, kind):
@@ -138,6 +144,31 @@ def _line_by_line(lines: list[bytes], run_id: str) -> tuple[pl.DataFrame, list[d
         good.append(one)
     frame = _read(b"\n".join(good)) if good else pl.DataFrame(schema=LISTING_SCHEMA)
     return frame, bad
+
+
+class _NonFinite(str):
+    """NaN, Infinity or -Infinity as found in a line (JSON has no such numbers; Python's json reads them)."""
+
+
+def _without_non_finite(value: object) -> tuple[object, set[str]]:
+    """``value`` with every NaN/Infinity replaced by None (missing), and the tokens found."""
+    if isinstance(value, _NonFinite):
+        return None, {str(value)}
+    found: set[str] = set()
+    if isinstance(value, list):
+        cleaned = []
+        for item in value:
+            item, inner = _without_non_finite(item)
+            cleaned.append(item)
+            found |= inner
+        return cleaned, found
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            out[key], inner = _without_non_finite(item)
+            found |= inner
+        return out, found
+    return value, found
 
 
 def read_page(buf: bytes, first_line: int, run_id: str) -> tuple[pl.DataFrame, list[dict]]:
@@ -181,9 +212,42 @@ def _license() -> pl.Expr:
     return raw.replace(mappings.license_aliases())
 
 
+def _count(expr: pl.Expr) -> pl.Expr:
+    """A count read as text: an integer in 0..MAX_COUNT, else null (see ``_range_notes``)."""
+    return in_range(to_int(expr), 0, MAX_COUNT)
+
+
+def _params_total(column: str) -> pl.Expr:
+    """A ``total`` parameter count from a JSON text column: an integer in 1..MAX_PARAMS, else null."""
+    return in_range(json_int(pl.col(column), "$.total"), 1, MAX_PARAMS)
+
+
+# (what the note calls it, its raw text, the checked value): a raw text whose check gives null gets a note
+RANGE_CHECKS = (
+    ("downloads", pl.col("downloads"), _count(pl.col("downloads"))),
+    ("downloadsAllTime", pl.col("downloadsAllTime"), _count(pl.col("downloadsAllTime"))),
+    ("likes", pl.col("likes"), _count(pl.col("likes"))),
+    ("safetensors.total", pl.col("safetensors").str.json_path_match("$.total"), _params_total("safetensors")),
+    ("gguf.total", pl.col("gguf").str.json_path_match("$.total"), _params_total("gguf")),
+)
+
+
+def _range_notes(frame: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """Quarantine notes (stage listing) for counts out of range or unreadable: the field is NULL, the row stays."""
+    notes = [
+        frame.filter(raw.is_not_null() & checked.is_null()).select(
+            pl.lit(run_id).alias("run_id"), "repo_id", pl.lit("listing").alias("stage"),
+            pl.concat_str(pl.lit(f"{label} = "), raw.str.slice(0, 80), pl.lit(" is not a count in range: stored as NULL")).alias("reason"),
+            raw.str.slice(0, EXCERPT).alias("excerpt"),
+        )  # fmt: skip
+        for label, raw, checked in RANGE_CHECKS
+    ]
+    return conform(pl.concat(notes), QUARANTINE_SCHEMA)
+
+
 def _params() -> list[pl.Expr]:
-    st_total = json_int(pl.col("safetensors"), "$.total")
-    gguf_total = json_int(pl.col("gguf"), "$.total")
+    st_total = _params_total("safetensors")
+    gguf_total = _params_total("gguf")
     estimate = pl.col("cfg_params_estimate")
     source = (
         pl.when(st_total.is_not_null()).then(pl.lit("safetensors"))
@@ -191,8 +255,8 @@ def _params() -> list[pl.Expr]:
         .when(estimate.is_not_null()).then(pl.lit("config-estimate"))
     )  # fmt: skip
     total = pl.coalesce(st_total, gguf_total, estimate)
-    i32 = json_int(pl.col("safetensors"), "$.parameters.I32").fill_null(0)
-    u8 = json_int(pl.col("safetensors"), "$.parameters.U8").fill_null(0)
+    i32 = in_range(json_int(pl.col("safetensors"), "$.parameters.I32"), 0, MAX_PARAMS).fill_null(0)
+    u8 = in_range(json_int(pl.col("safetensors"), "$.parameters.U8"), 0, MAX_PARAMS).fill_null(0)
     method = pl.col("_quant_method")
     bits = pl.col("_quant_bits")
     packs_int32 = (pl.col("_params_source") == "safetensors") & method.is_in(PACKED_INT32) & bits.is_in([2, 3, 4, 8]) & (i32 > 0)
@@ -326,9 +390,9 @@ def normalize_listing(
             pl.coalesce(pl.col("author"), pl.col("repo_id").str.extract(r"^([^/]+)/", 1)).alias("author"),
             _timestamp("createdAt").alias("created_at"),
             _timestamp("lastModified").alias("last_modified"),
-            to_int(pl.col("downloads")).alias("downloads"),
-            to_int(pl.col("downloadsAllTime")).alias("downloads_all_time"),
-            to_int(pl.col("likes")).alias("likes"),
+            _count(pl.col("downloads")).alias("downloads"),
+            _count(pl.col("downloadsAllTime")).alias("downloads_all_time"),
+            _count(pl.col("likes")).alias("likes"),
             _license().alias("license"),
             pl.when(gated.is_in(["false", "auto", "manual"])).then(gated).when(gated == "true").then(pl.lit("auto")).alias("gated"),
             to_bool(pl.col("private")).alias("private"),
@@ -346,7 +410,7 @@ def normalize_listing(
     files = files.select(
         "repo_id",
         pl.col("siblings").struct.field("rfilename").alias("path"),
-        to_int(pl.col("siblings").struct.field("size")).alias("size"),
+        _count(pl.col("siblings").struct.field("size")).alias("size"),
         pl.lit(ctx.run_id).alias("run_id"),
     ).filter(pl.col("path").is_not_null()).unique(["repo_id", "path"], keep="last", maintain_order=True)
     stats = models.select("repo_id", pl.lit(ctx.observed_on).alias("observed_on"), "downloads", "likes", pl.lit(ctx.run_id).alias("run_id"))
@@ -359,5 +423,5 @@ def normalize_listing(
         "model_lineage": conform(lineage.with_columns(pl.lit(ctx.run_id).alias("run_id")), LINEAGE_SCHEMA),
         "model_stats_history": conform(stats, STATS_SCHEMA),
         "model_versions": conform(versions, VERSIONS_SCHEMA),
-        "quarantine": conform(quarantine, QUARANTINE_SCHEMA),
+        "quarantine": pl.concat([conform(quarantine, QUARANTINE_SCHEMA), _range_notes(frame, ctx.run_id)]),
     }
