@@ -18,6 +18,8 @@ Data tables
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from reports import catalog_hub, charts, family_graph, graphviz
@@ -128,9 +130,18 @@ def _catalog_families(ctx: Context) -> pl.DataFrame:
     )
 
 
-def _tree_chart(root: str, fam: dict, edges: pl.DataFrame) -> Chart:
-    """Draw one family: root on the left, generations to the right, the most downloaded descendants only."""
-    title = f"{root}"
+@dataclass
+class DrawnTree:
+    """The part of a family drawn: each node's generation, its one drawn parent, its downloads, its children."""
+
+    depth: dict[str, int]
+    parent_of: dict[str, tuple[str, str]]  # node -> (parent, relation)
+    downloads: dict[str, int | None]
+    children: dict[str, list[str]]
+
+
+def _drawn_tree(root: str, edges: pl.DataFrame) -> DrawnTree:
+    """The most downloaded descendants, each with one parent a generation up, and the paths to the root."""
     kids = (
         edges.group_by("child_id").agg(pl.col("child_downloads").first(), pl.col("depth").min())
         .sort(["child_downloads", "child_id"], descending=[True, False], nulls_last=True)
@@ -138,9 +149,8 @@ def _tree_chart(root: str, fam: dict, edges: pl.DataFrame) -> Chart:
     shown = set(kids.head(NODES_PER_TREE)["child_id"].to_list())
     depth = dict(zip(kids["child_id"].to_list(), kids["depth"].to_list()))
     depth[root] = 0
-    # one drawn parent per node: a parent one generation up (most downloaded first), so the drawing is a tree
-    parent_of: dict[str, tuple[str, str]] = {}
     dl = dict(zip(kids["child_id"].to_list(), kids["child_downloads"].to_list()))
+    parent_of: dict[str, tuple[str, str]] = {}  # one drawn parent per node, so the drawing is a tree
     for row in edges.sort(["child_id", "parent_id"]).iter_rows(named=True):
         c, p = row["child_id"], row["parent_id"]
         if depth.get(p, -9) != depth[c] - 1:
@@ -162,23 +172,59 @@ def _tree_chart(root: str, fam: dict, edges: pl.DataFrame) -> Chart:
             children.setdefault(parent_of[c][0], []).append(c)
     for v in children.values():
         v.sort(key=lambda c: (-(dl.get(c) or -1), c))
-    # layered layout: leaves in depth-first order, a parent centred on its children
+    return DrawnTree(depth, parent_of, dl, children)
+
+
+def _rows(root: str, children: dict[str, list[str]]) -> tuple[dict[str, float], int]:
+    """Layered layout: leaves in depth-first order, a parent centred on its children; (row of each node, rows)."""
     ypos: dict[str, float] = {}
     counter = [0]
 
     def place(node: str) -> float:
-        kids_ = children.get(node, [])
-        if not kids_:
+        kids = children.get(node, [])
+        if not kids:
             ypos[node] = counter[0]
             counter[0] += 1
         else:
-            ys = [place(k) for k in kids_]
+            ys = [place(k) for k in kids]
             ypos[node] = (ys[0] + ys[-1]) / 2
         return ypos[node]
 
     place(root)
-    n_rows = max(counter[0], 1)
-    max_depth = max((depth[n] for n in ypos), default=0)
+    return ypos, max(counter[0], 1)
+
+
+def _draw_edges(ax, tree: DrawnTree, ypos: dict[str, float]) -> None:
+    for node, y in ypos.items():
+        if node in tree.parent_of and tree.parent_of[node][0] in ypos:
+            p, rel = tree.parent_of[node]
+            x0, y0, x1 = tree.depth[p], ypos[p], tree.depth[node]
+            xm = x1 - 0.08  # elbow just before the child: the line runs between the parent's name and its subtitle
+            ax.plot([x0, xm, xm], [y0, y0, y], color="#b8b8b8", linewidth=1.2, solid_joinstyle="round", zorder=1)
+            ax.plot([xm, x1], [y, y], color=RELATION_COLOURS.get(rel, "#999999"), linewidth=1.8, zorder=1)
+
+
+def _draw_nodes(ax, root: str, fam: dict, tree: DrawnTree, ypos: dict[str, float], chars: int) -> None:
+    for node, y in ypos.items():
+        x = tree.depth[node]
+        if node == root:
+            colour = "#222222"
+            sub = "root" + ("" if fam.get("root_in_warehouse") else " (not harvested)")
+        else:
+            rel = tree.parent_of.get(node, (None, "base"))[1]
+            colour = RELATION_COLOURS.get(rel, "#999999")
+            sub = f"{rel} · {charts.human(tree.downloads.get(node))} downloads"
+        ax.scatter([x], [y], s=46, color=colour, zorder=3, edgecolors="white", linewidths=0.8)
+        ax.text(x + 0.02, y - 0.07, label(node, chars), fontsize=8.5, va="bottom", ha="left", color="#222222",
+                fontweight="bold" if node == root else "normal", zorder=2)
+        ax.text(x + 0.02, y + 0.07, sub, fontsize=7.5, va="top", ha="left", color="#666666", zorder=2)
+
+
+def _tree_chart(root: str, fam: dict, edges: pl.DataFrame) -> Chart:
+    """Draw one family: root on the left, generations to the right, the most downloaded descendants only."""
+    tree = _drawn_tree(root, edges)
+    ypos, n_rows = _rows(root, tree.children)
+    max_depth = max((tree.depth[n] for n in ypos), default=0)
     width = 11.0
     chars = max(18, int(width / (max_depth + 1) * 15) - 3)  # what fits in one generation's column at 8.5 pt
     hidden = int(fam["descendants"]) - (len(ypos) - 1)
@@ -191,31 +237,13 @@ def _tree_chart(root: str, fam: dict, edges: pl.DataFrame) -> Chart:
         ax.set_xlim(-0.03, max_depth + 1)
         ax.set_ylim(n_rows - 0.45, -0.6)
         ax.axis("off")
-        for node, y in ypos.items():
-            if node in parent_of and parent_of[node][0] in ypos:
-                p, rel = parent_of[node]
-                x0, y0, x1 = depth[p], ypos[p], depth[node]
-                xm = x1 - 0.08  # elbow just before the child: the line runs between the parent's name and its subtitle
-                ax.plot([x0, xm, xm], [y0, y0, y], color="#b8b8b8", linewidth=1.2, solid_joinstyle="round", zorder=1)
-                ax.plot([xm, x1], [y, y], color=RELATION_COLOURS.get(rel, "#999999"), linewidth=1.8, zorder=1)
-        for node, y in ypos.items():
-            x = depth[node]
-            if node == root:
-                colour = "#222222"
-                sub = "root" + ("" if fam.get("root_in_warehouse") else " (not harvested)")
-            else:
-                rel = parent_of.get(node, (None, "base"))[1]
-                colour = RELATION_COLOURS.get(rel, "#999999")
-                sub = f"{rel} · {charts.human(dl.get(node))} downloads"
-            ax.scatter([x], [y], s=46, color=colour, zorder=3, edgecolors="white", linewidths=0.8)
-            ax.text(x + 0.02, y - 0.07, label(node, chars), fontsize=8.5, va="bottom", ha="left", color="#222222",
-                    fontweight="bold" if node == root else "normal", zorder=2)
-            ax.text(x + 0.02, y + 0.07, sub, fontsize=7.5, va="top", ha="left", color="#666666", zorder=2)
+        _draw_edges(ax, tree, ypos)
+        _draw_nodes(ax, root, fam, tree, ypos, chars)
         handles = [
             charts.plt.Line2D([], [], color=RELATION_COLOURS[r], marker="o", linewidth=1.4, label=r)
             for r in RELATIONS if r in set(edges["relation"].to_list())
         ]
-        ax.set_title(label(title, 90), loc="left")
+        ax.set_title(label(root, 90), loc="left")
         if handles:
             ax.legend(handles=handles, loc="lower right", bbox_to_anchor=(1, 1), ncols=len(handles), fontsize=8)
         svg = charts.to_svg(fig, f"lineage tree of {root}")

@@ -42,47 +42,55 @@ def _utc(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return expr.dt.cast_time_unit("us")
 
 
-def compute_gaps(catalog: pl.DataFrame, models: pl.DataFrame, matches: pl.DataFrame, canonical: dict | None = None) -> pl.DataFrame:
-    canonical = load_canonical_repos() if canonical is None else canonical
+def _claims(catalog: pl.DataFrame, canonical: dict) -> dict[str, list[str]]:
+    """model_type -> the catalog entries that claim it (canonical_repos.yaml ``model_types``)."""
     names = set(catalog["name"].to_list())
     claims: dict[str, list[str]] = {}
     for name, entry in canonical.items():
         if name in names:
             for t in entry.get("model_types", []):
                 claims.setdefault(t, []).append(name)
-    edition = catalog["date"].max()
-    dates = dict(zip(catalog["name"], catalog["date"]))
+    return claims
 
-    covered = matches.filter((pl.col("confidence") >= BET) | pl.col("method").is_in(["curated_related", "lineage"]))
-    covered_ids = covered["repo_id"].unique()
-    m = models.select(
+
+def _hub_side(models: pl.DataFrame, covered_ids: pl.Series) -> pl.DataFrame:
+    """One row per repo: downloads, created_at (UTC), whether a catalog entry covers it, its real date."""
+    return models.select(
         "repo_id", "model_type", "library_name", "base_models",
         downloads=pl.col("downloads").fill_null(0).cast(pl.Int64),
         created_at=_utc(pl.col("created_at"), models.schema["created_at"]),
     ).with_columns(
         covered=pl.col("repo_id").is_in(covered_ids.implode()),
         real_date=pl.when(pl.col("created_at").dt.date() > HUB_PLACEHOLDER_CREATED).then(pl.col("created_at").dt.date()),
+    )  # fmt: skip
+
+
+def _group(frame: pl.DataFrame, kind: str, key: str) -> pl.DataFrame:
+    """Repos grouped by ``key``: counts, downloads, dates, whether any is covered, the top five as samples."""
+    return (
+        frame.sort("downloads", descending=True)
+        .group_by(key, maintain_order=True)
+        .agg(
+            n_models=pl.len().cast(pl.Int64),
+            downloads=pl.col("downloads").sum(),
+            newest_created_at=pl.col("created_at").max(),
+            oldest_real=pl.col("real_date").min(),
+            any_placeholder=(pl.col("created_at").dt.date() <= HUB_PLACEHOLDER_CREATED).any(),
+            any_covered=pl.col("covered").any(),
+            sample_repos=pl.col("repo_id").head(5),
+        )
+        .rename({key: "gap_key"})
+        .with_columns(gap_kind=pl.lit(kind))
+        .filter(~pl.col("any_covered"))
     )
 
-    def group(frame: pl.DataFrame, kind: str, key: str) -> pl.DataFrame:
-        return (
-            frame.sort("downloads", descending=True)
-            .group_by(key, maintain_order=True)
-            .agg(
-                n_models=pl.len().cast(pl.Int64),
-                downloads=pl.col("downloads").sum(),
-                newest_created_at=pl.col("created_at").max(),
-                oldest_real=pl.col("real_date").min(),
-                any_placeholder=(pl.col("created_at").dt.date() <= HUB_PLACEHOLDER_CREATED).any(),
-                any_covered=pl.col("covered").any(),
-                sample_repos=pl.col("repo_id").head(5),
-            )
-            .rename({key: "gap_key"})
-            .with_columns(gap_kind=pl.lit(kind))
-        )
 
+def _model_type_gaps(m: pl.DataFrame, catalog: pl.DataFrame, claims: dict[str, list[str]]) -> list[dict]:
+    """Model types no entry claims, or claimed but only by repos newer than the catalog (a newer generation)."""
+    edition = catalog["date"].max()
+    dates = dict(zip(catalog["name"], catalog["date"]))
     rows = []
-    for g in group(m.drop_nulls("model_type"), "model_type", "model_type").filter(~pl.col("any_covered")).iter_rows(named=True):
+    for g in _group(m.drop_nulls("model_type"), "model_type", "model_type").iter_rows(named=True):
         claimants = claims.get(g["gap_key"], [])
         if not claimants:
             g["reason"] = f"no catalog entry covers model_type '{g['gap_key']}'"
@@ -93,21 +101,34 @@ def compute_gaps(catalog: pl.DataFrame, models: pl.DataFrame, matches: pl.DataFr
         else:
             continue  # older repos of a claimed family: the canonical repo is just not harvested
         rows.append(g)
-    for g in group(m.filter(pl.col("model_type").is_null()).with_columns(pl.col("library_name").fill_null("(none)")), "library", "library_name").filter(~pl.col("any_covered")).iter_rows(named=True):
-        g["reason"] = f"{g['n_models']} repo(s) with no model_type (library {g['gap_key']}) and no catalog entry"
-        rows.append(g)
+    return rows
 
-    # base models: parents whose derivatives are on the Hub, the parent itself covered by nothing
+
+def _library_gaps(m: pl.DataFrame) -> list[dict]:
+    """Repos without a model_type (diffusers, espnet, ...), by library."""
+    frame = m.filter(pl.col("model_type").is_null()).with_columns(pl.col("library_name").fill_null("(none)"))
+    rows = list(_group(frame, "library", "library_name").iter_rows(named=True))
+    for g in rows:
+        g["reason"] = f"{g['n_models']} repo(s) with no model_type (library {g['gap_key']}) and no catalog entry"
+    return rows
+
+
+def _base_model_gaps(m: pl.DataFrame, catalog: pl.DataFrame, canonical: dict, covered_ids: pl.Series) -> list[dict]:
+    """Parents whose derivatives are on the Hub, the parent itself covered by nothing."""
+    names = set(catalog["name"].to_list())
     kids = m.select("repo_id", "downloads", "created_at", "covered", "real_date", parent=pl.col("base_models")).explode("parent").drop_nulls("parent")
     parent_covered = set(covered_ids.to_list()) | {r.lower() for r in covered_ids.to_list()}
     for name, entry in canonical.items():
         if name in names:
             parent_covered |= {r.lower() for r in entry.get("repos", []) + entry.get("related", [])}
     kids = kids.filter(~pl.col("parent").str.to_lowercase().is_in(list(parent_covered)) & ~pl.col("parent").is_in(list(parent_covered)))
-    for g in group(kids.with_columns(model_type=pl.lit(None), library_name=pl.lit(None)), "base_model", "parent").filter(~pl.col("any_covered")).iter_rows(named=True):
+    rows = list(_group(kids.with_columns(model_type=pl.lit(None), library_name=pl.lit(None)), "base_model", "parent").iter_rows(named=True))
+    for g in rows:
         g["reason"] = f"{g['n_models']} Hub repo(s) derive from {g['gap_key']}, which no catalog entry covers"
-        rows.append(g)
+    return rows
 
+
+def _ranked(rows: list[dict]) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=GAP_SCHEMA)
     out = pl.DataFrame(
@@ -116,6 +137,16 @@ def compute_gaps(catalog: pl.DataFrame, models: pl.DataFrame, matches: pl.DataFr
     )
     out = out.sort(["downloads", "n_models", "gap_kind", "gap_key"], descending=[True, True, False, False])
     return out.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int32)).select(list(GAP_SCHEMA))
+
+
+def compute_gaps(catalog: pl.DataFrame, models: pl.DataFrame, matches: pl.DataFrame, canonical: dict | None = None) -> pl.DataFrame:
+    """Every gap (model type, library, base model) no catalog entry covers, ranked by downloads then repos."""
+    canonical = load_canonical_repos() if canonical is None else canonical
+    covered = matches.filter((pl.col("confidence") >= BET) | pl.col("method").is_in(["curated_related", "lineage"]))
+    covered_ids = covered["repo_id"].unique()
+    m = _hub_side(models, covered_ids)
+    rows = _model_type_gaps(m, catalog, _claims(catalog, canonical)) + _library_gaps(m) + _base_model_gaps(m, catalog, canonical, covered_ids)
+    return _ranked(rows)
 
 
 def catalog_gaps(con, limit: int = 20) -> pl.DataFrame:
