@@ -64,7 +64,7 @@ def _new_types(ctx: Context, run_id: str) -> pl.DataFrame:
            before AS (SELECT model_type FROM models WHERE model_type IS NOT NULL AND first_seen_run < $run
                         AND repo_id NOT IN (SELECT repo_id FROM took)
                       UNION SELECT before FROM this WHERE change = 'arch_changed' AND field = 'model_type' AND before IS NOT NULL)
-           SELECT m.model_type, any_value(m.arch_class) AS arch_class, count(*) AS n_repos,
+           SELECT m.model_type, min(m.arch_class) AS arch_class, count(*) AS n_repos,
                   CAST(coalesce(sum(m.downloads), 0) AS BIGINT) AS downloads,
                   arg_max(m.repo_id, struct_pack(d := coalesce(m.downloads, -1), r := m.repo_id)) AS repo_id
            FROM models m
@@ -96,7 +96,7 @@ def _largest(ctx: Context, run_id: str) -> pl.DataFrame:
     exceeds the largest of the models listed before it (their sizes as they were then)."""
     return ctx.df(
         """WITH this AS (SELECT * FROM model_changes WHERE run_id = $run),
-           moved AS (SELECT repo_id, any_value(change) FILTER (WHERE change IN ('new', 'renamed', 'params_changed', 'restored')) AS why
+           moved AS (SELECT repo_id, min(change) FILTER (WHERE change IN ('new', 'renamed', 'params_changed', 'restored')) AS why
                      FROM this GROUP BY repo_id HAVING why IS NOT NULL),
            was AS (SELECT repo_id, TRY_CAST(before AS BIGINT) AS params FROM this WHERE change = 'params_changed'),
            cur AS (SELECT repo_id, arch_class, model_type, params FROM v_models WHERE deleted_on IS NULL AND params IS NOT NULL),

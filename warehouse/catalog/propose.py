@@ -60,19 +60,30 @@ WITH RECURSIVE fam AS (
     SELECT model_type, list(root_id ORDER BY downloads_below DESC, n_below DESC, root_id)[1:{ROOTS_SHOWN}] AS root_ids,
            bool_or(lower(root_id) IN (SELECT repo_lc FROM curated)) AS curated_root
     FROM roots GROUP BY ALL
+), counted AS (  -- the most common value of each attribute per family, ties broken by the value: deterministic
+    SELECT model_type, attr, value, count(*) AS n FROM (
+        SELECT model_type, 'arch_class' AS attr, arch_class AS value FROM fam
+        UNION ALL SELECT model_type, 'license', license FROM fam
+        UNION ALL SELECT model_type, 'application', pipeline_tag FROM fam
+    ) WHERE value IS NOT NULL GROUP BY ALL
+), modes AS (
+    SELECT model_type, max(value) FILTER (WHERE attr = 'arch_class') AS arch_class,
+           max(value) FILTER (WHERE attr = 'license') AS common_license, max(value) FILTER (WHERE attr = 'application') AS application
+    FROM (SELECT * FROM counted QUALIFY row_number() OVER (PARTITION BY model_type, attr ORDER BY n DESC, value) = 1)
+    GROUP BY model_type
 ), stats AS (
     SELECT f.model_type, count(*) AS repo_count, CAST(sum(coalesce(f.downloads, 0)) AS BIGINT) AS downloads,
-           mode(f.arch_class) AS arch_class, count(DISTINCT f.arch_class) AS arch_classes,
+           count(DISTINCT f.arch_class) AS arch_classes,
            min(f.params) AS params_min, max(f.params) AS params_max, count(f.params) AS with_params,
            min(f.created_at) FILTER (WHERE CAST(timezone('UTC', f.created_at) AS DATE) > DATE '{HUB_PLACEHOLDER_CREATED}') AS earliest_real,
            bool_or(CAST(timezone('UTC', f.created_at) AS DATE) <= DATE '{HUB_PLACEHOLDER_CREATED}') AS any_placeholder,
-           mode(f.license) AS common_license, mode(f.pipeline_tag) AS application,
            bool_or(lower(f.repo_id) IN (SELECT repo_lc FROM curated)) AS curated_repo
     FROM fam f GROUP BY f.model_type
     HAVING count(*) >= $min_repos AND sum(coalesce(f.downloads, 0)) >= $min_downloads
 )
-SELECT s.*, r.root_ids, s.curated_repo OR coalesce(r.curated_root, false) AS holds_curated
-FROM stats s LEFT JOIN ranked r USING (model_type)
+SELECT s.*, md.arch_class, md.common_license, md.application, r.root_ids,
+       s.curated_repo OR coalesce(r.curated_root, false) AS holds_curated
+FROM stats s LEFT JOIN modes md USING (model_type) LEFT JOIN ranked r USING (model_type)
 ORDER BY s.downloads DESC, s.repo_count DESC, s.model_type
 """
 
