@@ -297,6 +297,24 @@ def rebuild(
     console.print(f"  warehouse: {data.warehouse}")
 
 
+@app.command()
+def changes(
+    data_dir: Path = DataDirOption,
+    since: Optional[str] = typer.Option(None, "--since", metavar="RUN_ID|DATE", help="Changes found after this run, or by runs started on or after this day (YYYY-MM-DD); default: the previous run (what the latest run found)."),
+    kind: Optional[list[str]] = typer.Option(None, "--kind", metavar="KIND", help="Only these kinds (repeatable, or comma-separated): new, deleted, restored, sha_changed, license_changed, params_changed, arch_changed, gated_changed, renamed."),
+    top: Optional[int] = typer.Option(None, "--top", metavar="N", help="The N changes of the most downloaded models (sorted by downloads)."),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json."),
+) -> None:
+    """What changed on the Hub between runs (model_changes, recorded at load time)."""
+    from warehouse.change_log import changes_report
+
+    kinds = [k.strip() for value in kind or [] for k in value.split(",") if k.strip()]
+    text, headline = changes_report(DataDir(data_dir).warehouse, since=since, kinds=kinds or None, top=top, fmt=fmt)
+    console.print(headline, highlight=False, markup=False)
+    if text:
+        print(text, end="" if text.endswith("\n") else "\n")
+
+
 # --- catalog (warehouse/catalog, issue #4) ---------------------------------------------------------------
 catalog_app = typer.Typer(help="The curated transformer catalog: validate a catalog file, list what it lacks.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
@@ -347,6 +365,35 @@ def catalog_gaps_command(
     for r in gaps.iter_rows(named=True):
         newest = "" if r["newest_created_at"] is None else f"{r['newest_created_at']:%Y-%m-%d}"
         table.add_row(str(r["rank"]), r["gap_kind"], r["gap_key"], str(r["n_models"]), f"{r['downloads'] or 0:,}", newest, r["reason"])
+    Console().print(table)
+
+
+@catalog_app.command("propose")
+def catalog_propose(
+    data_dir: Path = DataDirOption,
+    min_repos: int = typer.Option(2, "--min-repos", min=1, metavar="N", help="Only families with at least N listed repos."),
+    min_downloads: int = typer.Option(1000, "--min-downloads", min=0, metavar="D", help="Only families with at least D downloads (30 days, summed)."),
+    output: Optional[Path] = typer.Option(None, "--output", metavar="FILE", help="Write the proposals to FILE: CSV in the catalog's columns (YAML for .yaml/.yml), evidence columns after; copy a row's catalog columns into your catalog file and pass it with --catalog."),
+    catalog: Optional[list[Path]] = CatalogFilesOption,
+) -> None:
+    """Propose catalog entries for Hub families (model types) the catalog lacks, with their roots from lineage."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from warehouse.catalog.propose import propose_from_warehouse, write_proposals
+
+    found = propose_from_warehouse(DataDir(data_dir).warehouse, catalog, min_repos, min_downloads)
+    rows = found.rows
+    console.print(f"{rows.height} proposal(s); {len(found.in_catalog)} family(ies) already in the catalog; "
+                  f"{len(found.skipped)} that cannot be a catalog row (no architecture class or date)", highlight=False)
+    if output is not None:
+        write_proposals(found, output)
+        console.print(f"wrote {output}", highlight=False, markup=False)
+        return
+    table = Table("Name", "Family", "Architecture", "Date", "Params", "License", "Lab", "repos", "downloads", "roots")
+    for r in rows.iter_rows(named=True):
+        cells = [r["Name"], r["Family"], r["Pretraining Architecture"], r["Date"], r["Num. Params"], r["License"], r["Lab"]]
+        table.add_row(*(Text(c or "") for c in cells), f"{r['repo_count']:,}", f"{r['downloads']:,}", Text(r["root_repo_ids"] or ""))
     Console().print(table)
 
 

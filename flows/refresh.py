@@ -149,12 +149,15 @@ def build_report_set(data: DataDir, run_id: str) -> str:
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     from reports.build import build_reports, summary_tables
+    from reports.changes import digest_markdown
 
     out = build_reports(data.warehouse, data.reports, run_id=run_id)
     summary = summary_tables(out)
     create_markdown_artifact(key="hubcensus-reports", markdown=summary["markdown"], description=f"report set {summary['date']}")
     for key, (description, rows) in summary["tables"].items():
         create_table_artifact(key=key, table=rows, description=description)
+    if digest := digest_markdown(out):  # what the run found changed since the run before it
+        create_markdown_artifact(key="hubcensus-changes", markdown=digest, description=f"what changed, report set {summary['date']}")
     get_run_logger().info("reports: %s", out / "index.html")
     return str(out)
 

@@ -25,12 +25,12 @@ from typing import Any
 
 import polars as pl
 
-from reports import coverage, family_tree, reconciliation, sizes, taxonomy, timeline
+from reports import changes, coverage, family_tree, reconciliation, sizes, taxonomy, timeline
 from reports.base import Context, Report, Table
 from reports.site import DATE_DIR, LATEST, LIST_SHOWN, TEMPLATES, _cell, environment, resolve_latest  # noqa: F401  (re-exported)
 from warehouse.database import WarehouseError, open_warehouse
 
-BUILDERS = (taxonomy, family_tree, timeline, sizes, reconciliation, coverage)
+BUILDERS = (taxonomy, family_tree, timeline, sizes, reconciliation, coverage, changes)
 REQUIRED_MARTS = ("v_models", "v_taxonomy", "v_sizes", "v_timeline", "v_lineage")
 MANIFEST = "manifest.json"
 REPO_COLUMNS = frozenset({"repo_id", "child_id", "parent_id", "root_id", "top_child", "best_candidate"})

@@ -9,6 +9,7 @@ Data tables
 - ``reconciliation-matches``: catalog entry ↔ Hub repo candidates with method and confidence.
 - ``reconciliation-unmatched``: catalog entries with no confident match (catalog_matches.confident), with their best candidate.
 - ``reconciliation-gaps``: Hub families the catalog lacks, ranked.
+- ``reconciliation-proposals``: those families as proposed catalog rows (``hubcensus catalog propose``), most downloaded first.
 """
 
 from __future__ import annotations
@@ -57,6 +58,23 @@ def _not_loaded(ctx: Context) -> Report:
     text = (f"Catalog not loaded ({why}): run the reconciliation (`hubcensus refresh` runs it after loading) and build the reports again.")
     return Report(SLUG, "Reconciliation", "Catalog not loaded: nothing to reconcile", {"catalog_loaded": False},
                   [Section("Catalog not loaded", text, charts=[_chart(empty)])], [table], [text])
+
+
+PROPOSALS_SHOWN = 15
+
+
+def proposals_section(ctx: Context) -> Section:
+    """The top ``hubcensus catalog propose`` rows against the catalog reconciled here (its default thresholds)."""
+    from warehouse.catalog.propose import propose
+
+    found = propose(ctx.con, ctx.df("SELECT name, family FROM catalog_models"))
+    table = Table(f"{SLUG}-proposals", "Proposed catalog entries", found.rows,
+                  "Rows in the catalog's columns, evidence after: copy one into your catalog file and pass --catalog FILE.",
+                  preview_rows=PROPOSALS_SHOWN)
+    text = (f"{found.rows.height:,} Hub model type(s) the catalog lacks, as catalog rows derived from the Hub; "
+            f"{len(found.in_catalog):,} already in the catalog (through its aliases too); {len(found.skipped):,} without an "
+            "architecture class or date. `hubcensus catalog propose` lists them all.")
+    return Section("Proposed catalog entries", text, tables=[table], anchor="proposals")
 
 
 def build(ctx: Context) -> Report:
@@ -112,6 +130,10 @@ def build(ctx: Context) -> Report:
     ]
     headline = {"catalog_entries": int(n_entries), "entries_matched": int(n_matched), "hub_repos_unmatched": int(hub_unmatched),
                 **totals, "gaps": gaps.height}
+    proposals = proposals_section(ctx)  # hubcensus catalog propose (warehouse/catalog/propose.py)
+    sections.append(proposals)
+    tables.append(proposals.tables[0])
+    headline["proposals"] = proposals.tables[0].frame.height
     line = (f"{totals['agree']:,} agree, {totals['conflict']:,} conflict, {totals['missing_on_hub'] + totals['missing_in_catalog']:,} missing; "
             f"{unmatched.height:,} catalog entries unmatched; {gaps.height:,} gaps")
     return Report(SLUG, "Reconciliation", line, headline, sections, tables)

@@ -15,6 +15,9 @@ TEMPLATE_BODY = "HuggingFaceH4/zephyr-orpo-141b-A35b-v0.1"  # a verbatim Hub bod
 
 DATE = "2025-03-01"
 RUN_ID = "20250301T020000Z-a1b2c3"
+PREVIOUS_RUN_ID = "20250228T020000Z-d4e5f6"  # the day before: what the digest (changes.html) compares with
+RETIRED_ID = "retired-lab/old-model"  # listed the day before only: deleted in RUN_ID
+RELICENSED_ID = "google-bert/bert-base-uncased"  # mit the day before, apache-2.0 (as the snapshot says) in RUN_ID
 
 HOSTILE_ID = "mallory/markup-model"  # the Hub only allows [A-Za-z0-9._-] in ids: the markup rides in fields
 HOSTILE_CHILD = "mallory/markup-model-GGUF"  # a quantization of it: puts HOSTILE_ID inside a family tree
@@ -76,3 +79,23 @@ def add_hostile_models(snapshot: Path) -> None:
             target = snapshot / "files" / repo_id / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
+
+
+def land_previous_run(data_dir: Path, scope: str) -> None:
+    """The run before RUN_ID as the raw landing would hold it: the snapshot a day earlier, without the hostile models
+    (new in RUN_ID), with RETIRED_ID (gone in RUN_ID), RELICENSED_ID under another licence, and other downloads."""
+    import copy
+
+    from warehouse.fixtures import make_raw_run, snapshot_bodies
+
+    bodies = snapshot_bodies(DEMO_SNAPSHOT)
+    retired = copy.deepcopy(bodies[0])
+    retired.update(id=RETIRED_ID, modelId=RETIRED_ID, author=RETIRED_ID.split("/")[0], sha="0" * 40, _id="0" * 24)
+    for i, body in enumerate(bodies):
+        if body["id"] == RELICENSED_ID:
+            body["cardData"] = {**(body.get("cardData") or {}), "license": "mit"}
+            body["tags"] = [t for t in body.get("tags", []) if not t.startswith("license:")] + ["license:mit"]
+        if isinstance(body.get("downloads"), int):  # every third model moved up, every third down since
+            body["downloads"] = {0: body["downloads"] * 4 // 5, 1: body["downloads"] * 5 // 4}.get(i % 3, body["downloads"])
+    run = make_raw_run(data_dir, PREVIOUS_RUN_ID, bodies + [retired], started_at="2025-02-28T02:00:00+00:00")
+    run.write_manifest(scope=scope)

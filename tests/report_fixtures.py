@@ -4,7 +4,8 @@
 real model_info body, zephyr-orpo's, re-assembled with markup in the fields a repo owner controls: the card's
 ``base_model`` and ``tags``, the config's ``model_type`` and ``architectures``), serves it with a
 ``ReplayHub`` on an ephemeral port, harvests it with the real ``huggingface_hub`` client (``land_listing``
-+ ``fetch_files``), then ``load_raw_run`` → ``reconcile_warehouse`` → ``build_reports``. No Prefect here:
++ ``fetch_files``), then ``load_raw_run`` (after the run of the day before, ``report_data.land_previous_run``, so
+that the digest has something to compare) → ``reconcile_warehouse`` → ``build_reports``. No Prefect here:
 the flow wiring is tested in test_flows.py; this is the same stages called directly.
 
 The markup thus travels Hub JSON → raw landing → Polars normalization → DuckDB tables → marts → reports.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from report_data import DATE, DEMO_SNAPSHOT, RUN_ID, add_hostile_models
+from report_data import DATE, DEMO_SNAPSHOT, PREVIOUS_RUN_ID, RUN_ID, add_hostile_models, land_previous_run
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def build_real_reports(base: Path) -> RealReports:
     finally:
         hub.stop()
     db = DataDir(data_dir).warehouse
+    land_previous_run(data_dir, scope=run.read_manifest()["scope"])  # the day before: the digest compares RUN_ID with it
+    load_raw_run(db, DataDir(data_dir).run_dir(PREVIOUS_RUN_ID))
     load_raw_run(db, run.root)
     reconcile_warehouse(db)
     out = build_reports(db, data_dir / "reports", run_id=RUN_ID, today=DATE)

@@ -150,6 +150,16 @@ def test_deleted_repos_are_marked_never_dropped(replay_hub, snapshot_copy, data_
     assert rows["facebook/bart-base"] is True
     assert sum(rows.values()) == 1
     assert history >= 1
+    # the digest of the second run says so, as the Prefect markdown artifact hubcensus-changes
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        digests = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["hubcensus-changes"])),
+                                        sort=ArtifactSort.CREATED_DESC, limit=1)
+    assert digests and digests[0].type == "markdown"
+    assert "1 deleted" in digests[0].data and "| deleted | facebook/bart-base |" in digests[0].data
 
 
 # ---------------------------------------------------------------- scale-out and schedule

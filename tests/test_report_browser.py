@@ -41,7 +41,7 @@ pytest_plugins = ("report_fixtures",)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed: run `make browser`")
 
-REPORTS = ("taxonomy", "family_tree", "timeline", "sizes", "reconciliation", "coverage")
+REPORTS = ("taxonomy", "family_tree", "timeline", "sizes", "reconciliation", "coverage", "changes")
 # Recorded before any page script could run; an alert/confirm/prompt call lands here instead of a dialog.
 SPY = """
 window.__dialogs = [];

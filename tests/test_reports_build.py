@@ -21,16 +21,17 @@ from reports.build import ReportError, build_reports, resolve_latest, summary_ta
 # the session's real warehouse and report set (fixture real_reports), registered once for all report modules
 pytest_plugins = ("report_fixtures",)
 
-REPORTS = ("taxonomy", "family_tree", "timeline", "sizes", "reconciliation", "coverage")
+REPORTS = ("taxonomy", "family_tree", "timeline", "sizes", "reconciliation", "coverage", "changes")
 # Where each markup-laden value is displayed (as text), page by page, on the real warehouse:
 #   the card's base_model is a lineage root (family tree, its headline on the index) and a catalog gap key;
 #   the config's model_type is a taxonomy/size/timeline dimension and a gap key; the tags show in the timeline's
-#   newest-repos table. Pages not listed for a value must not show it at all (not even escaped: a leak check).
+#   newest-repos table; the digest (changes) lists the hostile model as new, its type as a new model type, its base as a
+#   new family. Pages not listed for a value must not show it at all (not even escaped: a leak check).
 SHOWN_IN = {  # every EVIL_STRINGS value is a key
-    EVIL_BASE: {"index", "family_tree", "timeline", "reconciliation"},
-    EVIL_TYPE: {"taxonomy", "timeline", "sizes", "reconciliation"},
+    EVIL_BASE: {"index", "family_tree", "timeline", "reconciliation", "changes"},
+    EVIL_TYPE: {"taxonomy", "timeline", "sizes", "reconciliation", "changes"},
     EVIL_TAG: {"timeline"},
-    HOSTILE_ID: {"family_tree", "timeline", "sizes", "reconciliation"},
+    HOSTILE_ID: {"family_tree", "timeline", "sizes", "reconciliation", "changes"},
 }
 
 
@@ -165,6 +166,12 @@ def check_against_warehouse(name: str, frame: pl.DataFrame, con: duckdb.DuckDBPy
         _same_rows(frame, want, ["value", "n_models"])
     elif name == "reconciliation-gaps":
         _same_rows(frame, _sql(con, "SELECT * FROM catalog_gaps"), list(frame.columns))
+    elif name == "changes":
+        want = _sql(con, f"SELECT change, repo_id, field, before, after FROM model_changes WHERE run_id = '{RUN_ID}'")
+        _same_rows(frame, want, ["change", "repo_id", "field", "before", "after"])
+    elif name == "changes-counts":
+        want = _sql(con, f"SELECT change, count(*) AS n_changes FROM model_changes WHERE run_id = '{RUN_ID}' GROUP BY ALL")
+        _same_rows(frame.filter(pl.col("n_changes") > 0), want, ["change", "n_changes"])
     else:
         return False
     return True
@@ -288,6 +295,8 @@ def test_catalog_absent_says_so(real_reports, tmp_path):
     load_raw_run(db, real_reports.data_dir / "raw" / real_reports.run_id)
     out = build_reports(db, tmp_path / "reports", today=DATE)
     assert "Catalog not loaded" in (out / "reconciliation.html").read_text()
+    n_models = duckdb.connect(str(db), read_only=True).sql("SELECT count(*) FROM models").fetchall()[0][0]
+    assert f"first run: {n_models} models, nothing to compare" in (out / "changes.html").read_text()  # one run loaded
     assert "not loaded" in (out / "index.html").read_text()
     m = manifest(out)
     assert m["catalog_loaded"] is False and m["run"]["run_id"] == RUN_ID

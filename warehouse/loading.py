@@ -27,6 +27,7 @@ import polars as pl
 from hubcensus.errors import HubcensusError
 
 from harvesters.landing import DataDir, RawRun
+from warehouse.changes import record_page_changes, record_run_changes
 from warehouse.database import WarehouseError, open_warehouse, pending, transaction
 from warehouse.lineage import settle_lineage
 from warehouse.normalize import mappings
@@ -47,7 +48,7 @@ CONFIG_FILE = "config.json"
 CARD_FILE = "README.md"
 CORE_TABLES = (
     "models", "model_configs", "model_cards", "model_files", "model_lineage",
-    "model_stats_history", "model_versions", "harvest_runs", "quarantine", "file_fetches",
+    "model_stats_history", "model_versions", "harvest_runs", "quarantine", "file_fetches", "model_changes",
 )  # fmt: skip
 
 
@@ -251,6 +252,7 @@ def _upsert_sql(table: str, schema: dict, key: tuple[str, ...], source: str, whe
 def _write_page(con: duckdb.DuckDBPyConnection, run_id: str, frames: dict[str, pl.DataFrame], files: FilePage, has_siblings: pl.DataFrame) -> dict[str, int]:
     written: dict[str, int] = {}
     page_models = frames["models"]
+    record_page_changes(con, run_id, page_models)  # before the page replaces the stored rows (warehouse/changes.py)
     _register(con, "page_models", page_models)
     # repos this run may overwrite: not loaded yet, or last loaded from this run or an older one
     fresh = con.sql(
@@ -615,6 +617,7 @@ def _write_run(con: duckdb.DuckDBPyConnection, run: RawRun, inputs: RunInputs, p
     out["harvest_runs"] = 1
     if listing["models"]:
         out["deleted"] = mark_deleted(con, run.run_id, manifest.get("scope"), ctx.observed_on)
+        out["model_changes"] = record_run_changes(con, run.run_id, ctx.observed_on)  # deletions, renames
     return out
 
 
