@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harvesters.landing import RawRun
+from harvesters.landing import DataDir, RawRun
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -297,3 +297,24 @@ def test_the_flow_refuses_a_path_like_run_id_before_touching_anything(tmp_path):
         with pytest.raises(InvalidInput, match="invalid run id"):
             nightly_refresh(endpoint="http://127.0.0.1:9", data_dir=str(data_dir), run_id=bad)
     assert (data_dir / "raw").is_dir() and (tmp_path / "x").is_dir()
+
+
+def test_the_nightly_flow_prunes_raw_runs_beyond_keep_raw_runs_and_records_its_stages(replay_hub, data_dir, tmp_path):
+    import duckdb
+
+    from flows.refresh import nightly_refresh
+
+    config = tmp_path / "hubcensus.toml"
+    config.write_text("[retention]\nkeep_raw_runs = 1\n\n[normalize]\npages_in_flight = 1\n")
+    hub = replay_hub()
+    first = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), scope="metadata", config_path=str(config))
+    second = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), scope="metadata", config_path=str(config))
+    assert second["pruned"] == [first["run_id"]] and DataDir(data_dir).run_ids() == [second["run_id"]]
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT run_id, raw_pruned_at IS NOT NULL FROM harvest_runs ORDER BY run_id").fetchall()
+    assert rows == [(first["run_id"], True), (second["run_id"], False)]  # the warehouse keeps both runs
+    manifest = RawRun.open(data_dir, second["run_id"]).read_manifest()
+    assert {"listing", "files", "normalize_load", "prune", "reconcile", "reports"} <= set(manifest["stages"])
+    assert all(v["wall_s"] >= 0 and v["cpu_s"] >= 0 for v in manifest["stages"].values())
+    listing = manifest["listing"]
+    assert listing["format"] == "models.ndjson.zst" and 0 < listing["bytes"] < listing["uncompressed_bytes"]
