@@ -97,6 +97,7 @@ class TreeSampler(threading.Thread):
         import psutil
 
         self.root, self.every_s, self.peak, self.stopped = psutil.Process(pid), every_s, 0, threading.Event()
+        self.started, self.peak_at_s, self.peak_by_process = time.monotonic(), 0.0, {}
 
     def run(self) -> None:
         import psutil
@@ -106,13 +107,15 @@ class TreeSampler(threading.Thread):
                 procs = [self.root, *self.root.children(recursive=True)]
             except psutil.Error:
                 return
-            total = 0
+            sizes = {}
             for proc in procs:
                 try:
-                    total += proc.memory_info().rss
+                    sizes[f"{proc.pid} {' '.join(proc.cmdline()[1:4])[:80]}"] = proc.memory_info().rss
                 except psutil.Error:
                     continue
-            self.peak = max(self.peak, total)
+            if sum(sizes.values()) > self.peak:
+                self.peak, self.peak_at_s = sum(sizes.values()), time.monotonic() - self.started
+                self.peak_by_process = {name: round(rss / 2**20) for name, rss in sizes.items()}
             self.stopped.wait(self.every_s)
 
 
@@ -132,7 +135,8 @@ def refresh(url: str, data: Path, config: Path, env: dict[str, str], log: Path) 
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"hubcensus refresh failed ({proc.returncode}): see {log}\n" + log.read_text()[-3000:])
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.peak / 2**20}
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.peak / 2**20,
+            "peak_at_s": round(sampler.peak_at_s, 1), "peak_by_process_mb": sampler.peak_by_process}  # fmt: skip
 
 
 def folder_bytes(path: Path) -> int:
@@ -177,6 +181,8 @@ def night(number: int, args: argparse.Namespace, work: Path, config: Path) -> di
         "file_gets": sum("/resolve/" in r["path"] and r["method"] == "GET" for r in requests),
         "run_id": run.run_id,
         "loadavg_at_start": [round(x, 2) for x in load],
+        "peak_rss_at_s": figures["peak_at_s"],
+        "peak_rss_by_process_mb": figures["peak_by_process_mb"],
     }
 
 
@@ -265,9 +271,9 @@ def machine() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", type=int, required=True, help="models in the synthetic Hub on night 0")
+    parser.add_argument("--models", type=int, default=20_000, help="models in the synthetic Hub on night 0 (default 20,000)")
     parser.add_argument("--nights", type=int, default=3, help="nights d = 0..K-1 (default 3)")
-    parser.add_argument("--json", type=Path, required=True, help="where to write the figures")
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "census.json", help="where to write the figures")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--naive-models", type=int, default=300)
     parser.add_argument("--work", type=Path, default=None, help="work in DIR and keep it (default: a temp dir, removed)")
@@ -284,6 +290,7 @@ def main() -> None:
             figures = night(number, args, work, config)
             result["nights"].append(figures)
             print(json.dumps({k: v for k, v in figures.items() if k not in ("stages_cpu", "file_outcomes")}), flush=True)
+            args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(result, indent=2) + "\n")  # what is done so far survives a stop
         from harvesters.landing import DataDir, RawRun
 

@@ -82,10 +82,27 @@ def rich_progress(console: Console) -> Progress:
 
 
 @contextmanager
+def _log_lines_above(console: Console) -> Iterator[None]:
+    """Other rich log handlers (Prefect's console) print through ``console`` meanwhile: their lines then go
+    above the live display instead of through it."""
+    swapped = []
+    for logger in [logging.getLogger(), *(l for l in logging.root.manager.loggerDict.values() if isinstance(l, logging.Logger))]:
+        for handler in logger.handlers:
+            if isinstance(getattr(handler, "console", None), Console) and handler.console is not console:
+                swapped.append((handler, handler.console))
+                handler.console = console
+    try:
+        yield
+    finally:
+        for handler, original in swapped:
+            handler.console = original
+
+
+@contextmanager
 def display(console: Console) -> Iterator[None]:
     """Show progress on ``console`` for the block: rich on a terminal, plain lines otherwise."""
     if console.is_terminal:
-        with rich_progress(console) as progress, listening(RichProgress(progress)):
+        with rich_progress(console) as progress, listening(RichProgress(progress)), _log_lines_above(progress.console):
             yield
     else:
         with listening(PlainProgress(stream_writer(console.file))):

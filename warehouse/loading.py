@@ -53,7 +53,8 @@ from warehouse.pages import (
 )
 from warehouse.schemas import FETCH_SCHEMA, MODELS_SCHEMA, QUARANTINE_SCHEMA, conform
 
-PAGES_IN_FLIGHT = 2  # 64 MB pages: ~1.3 GB at 1M and 2.5M models with the writer (benchmarks/README.md)
+PAGES_IN_FLIGHT = 2  # 64 MB pages: fits 2 GiB with the writer and Prefect (benchmarks/README.md)
+WRITER_MEMORY = "768MB"  # DuckDB's buffer pool during a load: beyond it DuckDB evicts or spills, RSS stays flat
 CORE_TABLES = (
     "models", "model_configs", "model_cards", "model_files", "model_lineage",
     "model_stats_history", "model_versions", "harvest_runs", "quarantine", "file_fetches",
@@ -444,6 +445,7 @@ def load_run(
     """
     staging = data.staging_for(run.run_id)
     con = open_warehouse(db_path or data.warehouse)
+    con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")  # a constant: no data in SQL text
     try:
         plan = stage_run_facts(con, run, staging)
         spans = run.listing_spans(page_bytes)
