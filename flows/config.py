@@ -27,7 +27,7 @@ Example::
     resolvers = 3000
 
     [normalize]
-    pages_in_flight = 2                   # listing pages (64 MB each) read, normalized or being written at once
+    pages_in_flight = 2                   # listing pages (32 MB each) read, normalized or being written at once
 
     [retention]
     keep_raw_runs = 7                     # raw runs kept after a successful load (the warehouse keeps all)

@@ -53,8 +53,8 @@ from warehouse.pages import (
 )
 from warehouse.schemas import FETCH_SCHEMA, MODELS_SCHEMA, QUARANTINE_SCHEMA, conform
 
-PAGES_IN_FLIGHT = 2  # 64 MB pages: fits 2 GiB with the writer and Prefect (benchmarks/README.md)
-WRITER_MEMORY = "768MB"  # DuckDB's buffer pool during a load: beyond it DuckDB evicts or spills, RSS stays flat
+PAGES_IN_FLIGHT = 2  # 32 MB pages: fits 2 GiB with the writer and Prefect (benchmarks/README.md)
+WRITER_MEMORY = "512MB"  # DuckDB's buffer pool during a load: beyond it DuckDB evicts or spills, RSS stays flat
 CORE_TABLES = (
     "models", "model_configs", "model_cards", "model_files", "model_lineage",
     "model_stats_history", "model_versions", "harvest_runs", "quarantine", "file_fetches",
