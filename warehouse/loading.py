@@ -159,16 +159,13 @@ def record_file_fetches(con: duckdb.DuckDBPyConnection, run_id: str, fetches: pl
     frame = fetches.select("repo_id", "path", "sha", "status", "http_status", "reason", "bytes").with_columns(
         pl.lit(run_id).alias("run_id")
     )
-    _register(con, "run_fetches", frame)
-    try:
-        con.execute(
-            "INSERT INTO file_fetches BY NAME SELECT * FROM run_fetches ON CONFLICT (repo_id, path) DO UPDATE SET "
-            "sha = excluded.sha, status = excluded.status, http_status = excluded.http_status, "
-            "reason = excluded.reason, bytes = excluded.bytes, run_id = excluded.run_id "
-            "WHERE excluded.run_id >= file_fetches.run_id"
-        )
-    finally:
-        con.unregister("run_fetches")
+    run_fetches = arrow(frame)  # noqa: F841 - read by name in the SQL (see ``arrow``)
+    con.execute(
+        "INSERT INTO file_fetches BY NAME SELECT * FROM run_fetches ON CONFLICT (repo_id, path) DO UPDATE SET "
+        "sha = excluded.sha, status = excluded.status, http_status = excluded.http_status, "
+        "reason = excluded.reason, bytes = excluded.bytes, run_id = excluded.run_id "
+        "WHERE excluded.run_id >= file_fetches.run_id"
+    )
     return frame.height
 
 
@@ -191,14 +188,17 @@ def mark_deleted(con: duckdb.DuckDBPyConnection, run_id: str, scope: str | None,
 
 
 
-# ------------------------------------------------------------------ registering frames
-def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    """Register a Polars frame as an Arrow view DuckDB reads in place.
+# ------------------------------------------------------------------ frames handed to DuckDB
+def arrow(frame: pl.DataFrame) -> Any:
+    """A Polars frame as an Arrow table DuckDB reads in place, by the name of the local variable holding it.
 
+    DuckDB's replacement scan finds a Python variable named in the SQL among the calling function's locals.
+    Not ``con.register``: a view unregistered inside a transaction keeps its Arrow table alive until the
+    commit, so a run loaded in one transaction would keep every page in memory (~70 MB a page, measured).
     ``CompatLevel.newest()`` hands Polars' string views and list buffers over as they are; DuckDB's own
     Polars adapter converts to the oldest Arrow layout, a copy of every string (~0.5 s per 20k-model page).
     """
-    con.register(name, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
+    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
 
 def _cols(schema: dict) -> str:
@@ -215,17 +215,6 @@ def _upsert_sql(table: str, schema: dict, key: tuple[str, ...], source: str, whe
     )
 
 
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, **frames: pl.DataFrame) -> Iterator[None]:
-    for name, frame in frames.items():
-        _register(con, name, frame)
-    try:
-        yield
-    finally:
-        for name in frames:
-            con.unregister(name)
-
-
 # ------------------------------------------------------------------ 3. the writer: one page, table by table
 @dataclass
 class PageWrite:
@@ -239,13 +228,16 @@ class PageWrite:
     run_id: str
     page: NormalizedPage
     fresh: pl.DataFrame
+    models_arrow: Any = None  # the page's models and ``fresh`` as Arrow, read by name in the steps' SQL
+    fresh_arrow: Any = None
 
     @property
     def any_known(self) -> bool:  # every statement touches only this page's repos: skip what has nothing to do
         return bool(self.fresh["known"].any())
 
 
-def find_fresh(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+def find_fresh(con: duckdb.DuckDBPyConnection, run_id: str, page_models: Any) -> pl.DataFrame:
+    """``page_models`` (Arrow) is read by name in the SQL (see ``arrow``)."""
     return con.sql(
         "SELECT p.repo_id, m.sha AS old_sha, m.first_seen_run AS old_first_seen_run, m.repo_id IS NOT NULL AS known "
         "FROM page_models p LEFT JOIN models m USING (repo_id) "
@@ -257,6 +249,7 @@ def find_fresh(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
 def write_models(w: PageWrite) -> dict[str, int]:
     """Delete + insert (much cheaper in DuckDB than ON CONFLICT updates of list columns)."""
     cols = [c for c in MODELS_SCHEMA if c != "first_seen_run"]
+    page_models, fresh = w.models_arrow, w.fresh_arrow  # noqa: F841 - read by name in the SQL
     if w.any_known:
         w.con.execute("DELETE FROM models WHERE repo_id IN (SELECT repo_id FROM fresh WHERE known)")
     w.con.execute(
@@ -280,26 +273,26 @@ def write_model_files(w: PageWrite) -> dict[str, int]:
         .filter(~pl.col("known") | pl.col("sha").ne_missing(pl.col("old_sha")))
     )
     if replace["known"].any():
-        with _registered(w.con, replace_files=replace.filter("known").select("repo_id")):
-            w.con.execute("DELETE FROM model_files WHERE repo_id IN (SELECT repo_id FROM replace_files)")
+        replace_files = arrow(replace.filter("known").select("repo_id"))  # noqa: F841 - read by name in the SQL
+        w.con.execute("DELETE FROM model_files WHERE repo_id IN (SELECT repo_id FROM replace_files)")
     new_files = w.page.frames["model_files"].join(replace.select("repo_id"), on="repo_id", how="semi")
-    with _registered(w.con, page_files=new_files):
-        w.con.execute("INSERT INTO model_files SELECT repo_id, path, size, run_id FROM page_files")
+    page_files = arrow(new_files)  # noqa: F841 - read by name in the SQL
+    w.con.execute("INSERT INTO model_files SELECT repo_id, path, size, run_id FROM page_files")
     return {"model_files": new_files.height}
 
 
 def write_lineage(w: PageWrite) -> dict[str, int]:
     lineage = w.page.frames["model_lineage"].join(w.fresh.select(pl.col("repo_id").alias("child_id")), on="child_id", how="semi")
+    fresh, page_lineage = w.fresh_arrow, arrow(lineage)  # noqa: F841 - read by name in the SQL
     if w.any_known:
         w.con.execute("DELETE FROM model_lineage WHERE child_id IN (SELECT repo_id FROM fresh WHERE known)")
-    with _registered(w.con, page_lineage=lineage):
-        w.con.execute("INSERT INTO model_lineage SELECT child_id, parent_id, relation, source, note, run_id FROM page_lineage")
+    w.con.execute("INSERT INTO model_lineage SELECT child_id, parent_id, relation, source, note, run_id FROM page_lineage")
     return {"model_lineage": lineage.height}
 
 
 def _upsert_frame(w: PageWrite, table: str, frame: pl.DataFrame, key: tuple[str, ...], where: str) -> dict[str, int]:
-    with _registered(w.con, page_rows=frame):
-        w.con.execute(_upsert_sql(table, dict.fromkeys(frame.columns), key, "page_rows", where=where))
+    page_rows = arrow(frame)  # noqa: F841 - read by name in the SQL
+    w.con.execute(_upsert_sql(table, dict.fromkeys(frame.columns), key, "page_rows", where=where))
     return {table: frame.height}
 
 
@@ -324,8 +317,8 @@ def write_documents(w: PageWrite) -> dict[str, int]:
 def write_quarantine(w: PageWrite) -> dict[str, int]:
     files = conform(pl.DataFrame(w.page.files.quarantine, schema=QUARANTINE_SCHEMA), QUARANTINE_SCHEMA)
     quarantine = pl.concat([w.page.frames["quarantine"], files])
-    with _registered(w.con, page_quarantine=quarantine):
-        w.con.execute("INSERT INTO quarantine SELECT run_id, repo_id, stage, reason, excerpt FROM page_quarantine")
+    page_quarantine = arrow(quarantine)  # noqa: F841 - read by name in the SQL
+    w.con.execute("INSERT INTO quarantine SELECT run_id, repo_id, stage, reason, excerpt FROM page_quarantine")
     return {"quarantine": quarantine.height}
 
 
@@ -346,12 +339,11 @@ PAGE_STEPS: tuple[Callable[[PageWrite], dict[str, int]], ...] = (
 def write_page(con: duckdb.DuckDBPyConnection, run_id: str, page: NormalizedPage) -> Counter:
     """Every table's rows of one page (``PAGE_STEPS``); returns rows written per table."""
     written: Counter = Counter()
-    with _registered(con, page_models=page.models):
-        fresh = find_fresh(con, run_id)
-        with _registered(con, fresh=fresh):
-            step = PageWrite(con, run_id, page, fresh)
-            for write in PAGE_STEPS:
-                written.update(write(step))
+    models = arrow(page.models)
+    fresh = find_fresh(con, run_id, models)
+    step = PageWrite(con, run_id, page, fresh, models, arrow(fresh))
+    for write in PAGE_STEPS:
+        written.update(write(step))
     return written
 
 
