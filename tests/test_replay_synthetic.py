@@ -174,3 +174,12 @@ def test_the_listing_of_a_later_day_skips_deleted_models_and_lists_new_ones():
         assert _listing(app) == sorted(alive)
     owner = next(iter(alive)).split("/")[0]
     assert _listing(HubApp(snapshot, page_size=50), author=owner) == sorted(i for i in alive if i.startswith(owner + "/"))
+
+
+def test_replay_hub_day_needs_a_synthetic_hub(tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    result = CliRunner().invoke(app, ["replay-hub", str(DEMO_SNAPSHOT), "--day", "2"])
+    assert result.exit_code == 1 and "--day needs --synthetic N" in result.output
