@@ -68,7 +68,7 @@ def main() -> None:
                     statuses = fetch_files(client, run, targets)
                 files = {"models": args.files, "targets": len(targets), "seconds": round(fetching.seconds, 2),
                          "files_per_s": round(len(targets) / fetching.seconds, 1), "statuses": dict(statuses)}  # fmt: skip
-        size_mb = run.models_path.stat().st_size / 1e6
+        size_mb = run.listing_path.stat().st_size / 1e6
 
     pages = [r for r in listing_requests if r["path"] == "/api/models"]
     figures = {
@@ -93,7 +93,7 @@ def main() -> None:
     print(f"synthetic Hub: {args.models:,} models (set up in {build.seconds:.2f} s), page size {args.page_size}")
     print(f"listing: {count:,} models in {listing.seconds:.2f} s = {count / listing.seconds:,.0f} models/s; "
           f"{len(pages)} pages, {len(listing_requests)} requests, {figures['listing']['response_mb']:,} MB served, "
-          f"models.ndjson {size_mb:,.1f} MB")  # fmt: skip
+          f"listing {size_mb:,.1f} MB as zstd")  # fmt: skip
     if files:
         print(f"files: {files['targets']} targets of {files['models']} models in {files['seconds']} s "
               f"({files['files_per_s']}/s): {files['statuses']}")  # fmt: skip

@@ -4,7 +4,7 @@
 
 Builds a raw run of N listing lines (full-expand bodies of a synthetic Hub: real bodies re-keyed), then
 measures, each on a fresh warehouse where it matters:
-  baseline  DuckDB ``CREATE TABLE AS SELECT * FROM read_json(models.ndjson, union_by_name=true)``
+  baseline  DuckDB ``CREATE TABLE AS SELECT * FROM read_json(models.ndjson.zst, union_by_name=true)``
   load      ``warehouse.loading.load_raw_run`` (normalize with Polars, write to DuckDB, one transaction)
   reload    the same run again (the idempotent path)
 and prints models/s, the ratio load/baseline and peak RSS. Never asserts a timing. Writes
@@ -55,8 +55,9 @@ def main() -> None:
                         run.land_file(repo_id, name, content)
                         run.record_fetch(repo_id=repo_id, sha=snapshot.model(repo_id)["sha"], path=name, status="ok",
                                          http_status=200, reason=None, bytes=len(content))  # fmt: skip
-        size_mb = run.models_path.stat().st_size / 1e6
-        print(f"raw run: {count:,} models, models.ndjson {size_mb:,.1f} MB (generated in {gen.seconds:.1f} s)")
+        sizes = run.listing_sizes()
+        size_mb = sizes["uncompressed_bytes"] / 1e6
+        print(f"raw run: {count:,} models, listing {size_mb:,.1f} MB ({sizes['bytes'] / 1e6:,.1f} MB as zstd; generated in {gen.seconds:.1f} s)")
 
         db = work / "data" / "warehouse.duckdb"
         with Timer() as load:
@@ -70,8 +71,8 @@ def main() -> None:
         con = duckdb.connect(str(baseline_db))
         with Timer() as base:
             con.execute(
-                "CREATE TABLE models_raw AS SELECT * FROM read_json(?, format = 'newline_delimited', union_by_name = true)",
-                [str(run.models_path)],
+                "CREATE TABLE models_raw AS SELECT * FROM read_json(?, format = 'newline_delimited', union_by_name = true, compression = 'zstd')",
+                [str(run.listing_path)],
             )
         base_rows = con.execute("SELECT count(*) FROM models_raw").fetchone()[0]
         con.close()

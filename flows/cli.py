@@ -20,6 +20,7 @@ from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
+from flows.display import display  # noqa: E402
 from harvesters.landing import DataDir, check_run_id  # noqa: E402
 from hubcensus.errors import HubcensusError  # noqa: E402
 
@@ -93,7 +94,8 @@ def _run_refresh(endpoint: str | None, data_dir: Path, task_runner=None, **param
     stop_orphaned_servers()  # left by a run that was killed outright
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return flow(endpoint=endpoint, data_dir=str(data_dir), **params)
+        with display(console):
+            return flow(endpoint=endpoint, data_dir=str(data_dir), **params)
     except (KeyboardInterrupt, TerminationSignal):
         runs = DataDir(data_dir).runs()
         hint = f": resume it with `hubcensus refresh --resume {runs[-1].run_id}`" if runs and runs[-1].status == "failed" else ""
@@ -182,6 +184,7 @@ def replay_hub(
     snapshot_dir: Optional[Path] = typer.Argument(None, exists=True, file_okay=False, help="Snapshot folder: api/models/{org}/{name}.json and files/{org}/{name}/{path}."),
     synthetic: Optional[int] = typer.Option(None, "--synthetic", min=0, metavar="N", help="Serve N generated models (the bundled bodies re-keyed) instead of a snapshot folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of the --synthetic Hub (same seed, same bodies) and of --faults (same seed, same dice)."),
+    day: int = typer.Option(0, "--day", min=0, metavar="D", help="Serve the --synthetic Hub as of day D: each day ~1% of models get a new sha, ~0.3% are new, ~0.05% are deleted, downloads and likes move (harvesters/replay/synthetic.py)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
     port: int = typer.Option(0, "--port", help="Port (0: a free one)."),
     request_log: Optional[Path] = typer.Option(None, "--request-log", help="Write one JSON line per request (method, path, query, status, bytes)."),
@@ -195,6 +198,8 @@ def replay_hub(
 
     if (snapshot_dir is None) == (synthetic is None):
         fail("give either SNAPSHOT_DIR or --synthetic N, not both or neither")
+    if day and synthetic is None:
+        fail("--day needs --synthetic N (a snapshot folder does not change by itself)")
     plan = None
     if faults is not None:
         try:
@@ -205,7 +210,7 @@ def replay_hub(
     if synthetic is not None:
         from harvesters.replay.synthetic import SyntheticSnapshot
 
-        source = SyntheticSnapshot(synthetic, seed=seed)
+        source = SyntheticSnapshot(synthetic, seed=seed, day=day)
     hub = ReplayHub(source, host=host, port=port, page_size=page_size, accept_token=accept_token, request_log=request_log, faults=plan)
     hub.start()
     print(hub.url, flush=True)
@@ -291,7 +296,8 @@ def rebuild(
     from warehouse.loading import rebuild as rebuild_warehouse
 
     data = DataDir(data_dir)
-    results = rebuild_warehouse(data, run_id=check_run_id(run) if run is not None else None, include_abandoned=include_abandoned)
+    with display(console):
+        results = rebuild_warehouse(data, run_id=check_run_id(run) if run is not None else None, include_abandoned=include_abandoned)
     for run_id, counts in results.items():
         console.print(f"[bold green]run {run_id}[/] loaded: {counts.get('models', 0)} models, {counts.get('quarantine', 0)} quarantined")
     console.print(f"  warehouse: {data.warehouse}")
@@ -313,6 +319,28 @@ def changes(
     console.print(headline, highlight=False, markup=False)
     if text:
         print(text, end="" if text.endswith("\n") else "\n")
+
+
+@app.command()
+def prune(
+    keep: int = typer.Option(..., "--keep", min=1, metavar="N", help="Keep the newest N complete raw runs (at least 1)."),
+    data_dir: Path = DataDirOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be deleted."),
+) -> None:
+    """Delete raw runs beyond the newest N complete ones; never a running run or the newest complete one.
+
+    The warehouse keeps every run's history (harvest_runs.raw_pruned_at records the pruning). A complete run the
+    warehouse never loaded is kept: its raw landing is its only copy.
+    """
+    from warehouse.retention import prune as prune_runs
+
+    plan = prune_runs(DataDir(data_dir), keep, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for run in plan.prune:
+        console.print(f"  {verb} {run.run_id}", highlight=False)
+    for run_id, reason in plan.skipped.items():
+        console.print(f"  kept {run_id}: {escape(reason)}", highlight=False)
+    console.print(f"{verb} {len(plan.prune)} raw run(s), {plan.bytes / 1e6:,.1f} MB; {len(plan.keep)} complete run(s) kept", highlight=False)
 
 
 # --- catalog (warehouse/catalog, issue #4) ---------------------------------------------------------------

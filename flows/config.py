@@ -25,6 +25,12 @@ Example::
     [rate_limit]                          # per 5-minute window; defaults from the tier
     api = 500
     resolvers = 3000
+
+    [normalize]
+    pages_in_flight = 2                   # listing pages (32 MB each) read, normalized or being written at once
+
+    [retention]
+    keep_raw_runs = 7                     # raw runs kept after a successful load (the warehouse keeps all)
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ class RefreshConfig:
     rate_resolvers: int | None = None
     max_retry_after_s: float = 300.0
     max_run_hours: float = 20.0
+    pages_in_flight: int = 2  # warehouse.loading.PAGES_IN_FLIGHT: fits 2 GiB (benchmarks/README.md)
+    keep_raw_runs: int = 7
     source: str | None = field(default=None, compare=False)
 
     def with_overrides(self, **values: Any) -> "RefreshConfig":
@@ -86,6 +94,8 @@ _KEYS = {
     ("files", "concurrency"): "concurrency",
     ("rate_limit", "api"): "rate_api",
     ("rate_limit", "resolvers"): "rate_resolvers",
+    ("normalize", "pages_in_flight"): "pages_in_flight",
+    ("retention", "keep_raw_runs"): "keep_raw_runs",
 }
 
 
@@ -116,6 +126,10 @@ def load_config(path: Path | None = None) -> RefreshConfig:
     for name in ("max_retry_after_s", "max_run_hours"):
         if not isinstance(getattr(config, name), (int, float)) or getattr(config, name) <= 0:
             raise ConfigError(f"{path}: [hub] {name} must be a positive number")
+    for section, name in (("normalize", "pages_in_flight"), ("retention", "keep_raw_runs")):
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{path}: [{section}] {name} must be a whole number of at least 1")
     if not 1 <= config.page_size <= 1000:
         raise ConfigError(f"{path}: [listing] page_size must be 1..1000 (the Hub's cap)")
     return config

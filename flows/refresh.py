@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import TerminationSignal
 
 from flows.config import RefreshConfig, load_config
 from flows.lineage_tasks import resolve_renamed_parents
 from harvesters.harvest import FileTarget, fetch_files, files_in_scope, land_listing, shard_targets
 from harvesters.hub import HubClient, ListingQuery
-from harvesters.landing import DataDir, RawRun, check_run_id, now_iso
-from harvesters.ratelimit import HubRateLimiter, tier_quotas
+from harvesters.landing import DataDir, ListingSpan, RawRun, check_run_id, now_iso
+from harvesters.ratelimit import WINDOW_S, HubRateLimiter, tier_quotas
 from harvesters.scope import FileScope, needs_fetch, select_models
 from harvesters.settings import default_endpoint
+from hubcensus import progress
 
 SCOPES = ("configured", "all", "metadata")
 
@@ -43,10 +46,12 @@ def hub_client(endpoint: str, config: RefreshConfig, processes: int = 1) -> HubC
     Threads of one process share this object (and its full quota); a Dask worker gets a copy.
     """
     quotas = tier_quotas(config.tier, api=config.rate_api, resolvers=config.rate_resolvers)
+    quotas = {bucket: max(1, quota // max(1, processes)) for bucket, quota in quotas.items()}
     limiter = HubRateLimiter(
-        quotas={bucket: max(1, quota // max(1, processes)) for bucket, quota in quotas.items()},
+        quotas=quotas,
         max_retry_after_s=config.max_retry_after_s,
         deadline=time.time() + config.max_run_hours * 3600 if config.max_run_hours else None,
+        on_wait=progress.RateLimitNotice(quotas, WINDOW_S),
     )
     return HubClient(endpoint, limiter=limiter)
 
@@ -71,9 +76,8 @@ def file_scope(scope: str, config: RefreshConfig, data: DataDir) -> FileScope | 
 @task(name="harvest-listing", retries=2, retry_delay_seconds=[5, 30])
 def harvest_listing(client: HubClient, run: RawRun, query: ListingQuery) -> int:
     """Sweep the listing with expand into the run's raw landing (every model: stats refresh nightly)."""
-    log = get_run_logger()
-    count = land_listing(client, run, query, progress=log.info)
-    log.info("landed %d models in %s", count, run.models_path)
+    count = land_listing(client, run, query)
+    get_run_logger().info("landed %d models in %s", count, run.listing_path)
     return count
 
 
@@ -100,37 +104,34 @@ def fetch_shard(client: HubClient, run: RawRun, targets: list[FileTarget], concu
     return dict(fetch_files(client, run, targets, concurrency=concurrency))
 
 
-@task(name="plan-normalize")
-def plan_normalize(data: DataDir, run: RawRun, page_bytes: int | None = None) -> list:
-    """Cut the listing into pages (byte spans at line ends) and bring the warehouse to the latest schema,
-    so that normalize shards can read stored facts through read-only connections."""
-    from warehouse.loading import PAGE_BYTES, migrate_warehouse, plan_pages
+@task(name="normalize-page", cache_policy=NO_CACHE, persist_result=False)
+def normalize_page(plan, span: ListingSpan):
+    """Normalize one listing page (read-only: its raw span, its files, the run's staged facts)."""
+    from warehouse.pages import normalize_page as normalize
 
-    migrate_warehouse(data.warehouse)
-    spans = plan_pages(run, page_bytes or PAGE_BYTES)
-    get_run_logger().info("%d listing pages to normalize", len(spans))
-    return spans
-
-
-@task(name="normalize-shard")
-def normalize_shard(data: DataDir, run: RawRun, spans: list) -> list[str]:
-    """Normalize some listing pages (read-only on the warehouse) and stage each for the load."""
-    from warehouse.loading import iter_normalized, stage_page
-
-    directory = data.staging_for(run.run_id)
-    return [str(stage_page(page, directory)) for page in iter_normalized(run, spans, data.warehouse)]
+    return normalize(plan, span)
 
 
 @task(name="load-warehouse")
-def load_warehouse(data: DataDir, run: RawRun, staged: list[str]) -> dict[str, int]:
-    """Write the staged pages into the warehouse in one transaction, the only writer; then drop them."""
-    from warehouse.loading import read_staged, write_normalized
+def load_warehouse(data: DataDir, run: RawRun, pages_in_flight: int, page_bytes: int | None) -> dict[str, int]:
+    """The only writer: pages are normalized by ``normalize-page`` tasks on the flow's task runner, at most
+    ``pages_in_flight`` at once, and written in file order as they come, in one transaction."""
+    from warehouse.loading import PAGE_BYTES, load_run
 
-    pages = (read_staged(path) for path in sorted(staged))  # page-<index> names sort in file order
-    counts = write_normalized(data.warehouse, run, pages)
-    data.remove(data.staging_for(run.run_id))
+    counts = load_run(data, run, submit=normalize_page.submit, pages_in_flight=pages_in_flight, page_bytes=page_bytes or PAGE_BYTES)
     get_run_logger().info("loaded: %s", counts)
     return counts
+
+
+@task(name="prune-raw")
+def prune_raw(data: DataDir, keep: int) -> list[str]:
+    """Apply [retention] keep_raw_runs: delete raw runs beyond the newest N complete ones (the warehouse keeps all)."""
+    from warehouse.retention import prune
+
+    plan = prune(data, keep)
+    if plan.prune:
+        progress.note("retention", f"pruned {len(plan.prune)} raw run(s), {plan.bytes / 1e6:,.1f} MB; kept {len(plan.keep)}")
+    return [r.run_id for r in plan.prune]
 
 
 @task(name="reconcile-catalog")
@@ -162,31 +163,20 @@ def build_report_set(data: DataDir, run_id: str) -> str:
     return str(out)
 
 
-def split_spans(spans: list, shards: int | None) -> list[list]:
-    """Contiguous groups of listing pages: one per page by default, at most ``shards`` groups when given."""
-    if not spans:
-        return []
-    count = len(spans) if not shards else max(1, min(shards, len(spans)))
-    size, extra = divmod(len(spans), count)
-    groups, start = [], 0
-    for i in range(count):
-        end = start + size + (i < extra)
-        groups.append(spans[start:end])
-        start = end
-    return groups
-
-
 # ------------------------------------------------------------------ the flow: a list of stages
 def harvest(client: HubClient, data: DataDir, run: RawRun, config: RefreshConfig, scope: str, full: bool, shards: int) -> dict[str, int]:
     """Listing, then files in shards. A failure (or Ctrl-C, SIGTERM, the deadline) fails the run, keeping
     everything it settled; the outcomes of every session of the run are counted."""
     try:
-        n_models = harvest_listing(client, run, listing_query(config))
-        resolve_renamed_parents(client, data, run)
-        targets = plan_fetches(data, run, file_scope(scope, config, data), full)
-        futures = [fetch_shard.submit(client, run, part, config.concurrency) for part in shard_targets(targets, shards)]
-        for future in futures:
-            future.result()
+        with timed(run, "listing"):
+            n_models = harvest_listing(client, run, listing_query(config))
+        with timed(run, "aliases"):
+            resolve_renamed_parents(client, data, run)
+        with timed(run, "files"):
+            targets = plan_fetches(data, run, file_scope(scope, config, data), full)
+            futures = [fetch_shard.submit(client, run, part, config.concurrency) for part in shard_targets(targets, shards)]
+            for future in futures:
+                future.result()
     except BaseException as exc:
         client.stop()
         run.fail("interrupted (SIGINT/SIGTERM)" if isinstance(exc, (KeyboardInterrupt, TerminationSignal)) else exc)
@@ -197,19 +187,25 @@ def harvest(client: HubClient, data: DataDir, run: RawRun, config: RefreshConfig
     return {"models": n_models, "files": files}
 
 
-def normalize_and_load(data: DataDir, run: RawRun, page_bytes: int | None, normalize_shards: int | None) -> tuple[dict, int]:
-    """Normalize in page shards on the task runner, then one load; the run records how the load went."""
+def normalize_and_load(data: DataDir, run: RawRun, config: RefreshConfig, page_bytes: int | None) -> dict:
+    """Normalize and load the run's listing (bounded pages in flight); the run records how the load went."""
     try:
-        spans = plan_normalize(data, run, page_bytes)
-        groups = split_spans(spans, normalize_shards)
-        normalizing = [normalize_shard.submit(data, run, group) for group in groups]
-        staged = [path for future in normalizing for path in future.result()]
-        loaded = load_warehouse(data, run, staged)
+        loaded = load_warehouse(data, run, config.pages_in_flight, page_bytes)
     except BaseException as exc:
         run.record_load("failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
         raise
     run.record_load("loaded")
-    return loaded, len(groups)
+    return loaded
+
+
+@contextmanager
+def timed(run: RawRun, stage: str) -> Iterator[None]:
+    """Record the stage's wall and CPU seconds (this process, every thread) in the run's manifest."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        run.record_stage(stage, wall_s=time.perf_counter() - wall, cpu_s=time.process_time() - cpu)
 
 
 @flow(name="nightly_refresh", log_prints=True)
@@ -228,15 +224,16 @@ def nightly_refresh(
     catalog_paths: list[str] | None = None,
     shards: int = 1,
     page_bytes: int | None = None,
-    normalize_shards: int | None = None,
     processes: int = 1,
 ) -> dict[str, Any]:
     """Harvest (resuming ``run_id`` when given), normalize and load, reconcile against the catalog, report.
 
     ``shards`` splits the file fetches by repo hash; ``processes`` is how many processes harvest at once
-    (Dask workers), between which the rate-limit quotas are split. The listing is normalized in page
-    shards (one task per ``page_bytes`` page, or ``normalize_shards`` groups) on the flow's task runner,
-    then written by one ``load-warehouse`` task in one transaction.
+    (Dask workers), between which the rate-limit quotas are split. The listing is normalized by one
+    ``normalize-page`` task per ``page_bytes`` page on the flow's task runner, at most ``[normalize]
+    pages_in_flight`` at once, each written by the one ``load-warehouse`` task as it comes (one transaction).
+    After a successful load, raw runs beyond ``[retention] keep_raw_runs`` are pruned. Progress goes to the
+    ``hubcensus.progress`` logger (the command line renders it; otherwise it goes to this run's log).
     """
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}: choose one of {', '.join(SCOPES)}")
@@ -252,16 +249,22 @@ def nightly_refresh(
     else:
         run = RawRun.begin(data, endpoint=endpoint, scope=listing_query(config).scope_key, file_scope=scope, full=full, started_at=now_iso())
 
-    harvested = harvest(hub_client(endpoint, config, processes), data, run, config, scope, full, shards)
-    loaded, groups = normalize_and_load(data, run, page_bytes, normalize_shards)
-    reconciled = reconcile_catalog(data, catalog_paths)
-    reports = build_report_set(data, run.run_id)
+    with progress.to_logger(get_run_logger()):
+        harvested = harvest(hub_client(endpoint, config, processes), data, run, config, scope, full, shards)
+        with timed(run, "normalize_load"):
+            loaded = normalize_and_load(data, run, config, page_bytes)
+        with timed(run, "prune"):
+            pruned = prune_raw(data, config.keep_raw_runs)
+        with timed(run, "reconcile"):
+            reconciled = reconcile_catalog(data, catalog_paths)
+        with timed(run, "reports"):
+            reports = build_report_set(data, run.run_id)
     return {
         "run_id": run.run_id,
         "raw_dir": str(run.root),
         **harvested,
-        "normalize_shards": groups,
         "loaded": loaded,
+        "pruned": pruned,
         "reconciled": reconciled,
         "warehouse": str(data.warehouse),
         "reports": reports,

@@ -6,6 +6,7 @@ or a Ctrl-C keeps what was done and a resume skips it.
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -20,12 +21,7 @@ from harvesters.ratelimit import RunStopped
 from harvesters.retrying import http_status
 from harvesters.scope import SETTLED, ListedModel
 from harvesters.settings import FETCH_CONCURRENCY, MODEL_FILES
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    pass
+from hubcensus import progress
 
 
 @dataclass(frozen=True)
@@ -37,21 +33,27 @@ class FileTarget:
     path: str
 
 
-def land_listing(client: HubClient, run: RawRun, query: ListingQuery, progress: Progress = _quiet) -> int:
-    """Stream the listing into ``models.ndjson``; a resumed run whose listing landed keeps it."""
+def land_listing(client: HubClient, run: RawRun, query: ListingQuery) -> int:
+    """Stream the listing into the run's raw landing (reporting pages, models, models/s); a resumed run whose
+    listing landed keeps it."""
     if run.listing_complete:
-        count = sum(1 for _ in run.iter_models())
-        progress(f"listing already landed for {run.run_id}: {count} models")
+        count = sum(1 for _ in run.iter_listing_lines())
+        progress.note("listing", f"already landed for {run.run_id}: {count:,} models")
         return count
+    started = time.monotonic()
+    total = 0
 
     def pages() -> Iterator[list[bytes]]:
-        total = 0
+        nonlocal total
+        progress.start("listing", unit="models")
         for number, page in enumerate(client.iter_listing_pages(query), start=1):
             total += len(page)
-            progress(f"listing page {number}: {len(page)} models ({total} so far)")
+            progress.advance("listing", total, unit="models", text=f"page {number:,}")
             yield page
 
-    return run.land_listing(pages())
+    count = run.land_listing(pages())
+    progress.finish("listing", count, unit="models", seconds=time.monotonic() - started)
+    return count
 
 
 def files_in_scope(models: Iterable[ListedModel | dict], wanted: tuple[str, ...] = MODEL_FILES) -> Iterator[FileTarget]:
@@ -108,20 +110,20 @@ def fetch_files(
     run: RawRun,
     targets: Iterable[FileTarget],
     concurrency: int = FETCH_CONCURRENCY,
-    progress: Progress = _quiet,
     on_outcome: Callable[[dict], None] | None = None,
 ) -> Counter:
     """Fetch files concurrently (bounded); a resumed run skips what it already settled.
 
-    Each outcome is appended to the run's fetch log as it settles (from this thread), then passed to
-    ``on_outcome`` (progress displays). On a stop, queued fetches are cancelled and ``RunStopped`` raised.
+    Each outcome is appended to the run's fetch log as it settles (from this thread), reported as progress
+    (done/total) and passed to ``on_outcome``. On a stop, queued fetches are cancelled and ``RunStopped`` raised.
     """
     done = run.fetch_outcomes()
     todo = [t for t in targets if done.get((t.repo_id, t.path), {}).get("status") not in SETTLED]
     statuses: Counter = Counter()
     if not todo:
         return statuses
-    progress(f"fetching {len(todo)} files ({concurrency} at a time)")
+    started = time.monotonic()
+    progress.start("files", total=len(todo), unit="files")
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fetch")
     try:
         pending = {pool.submit(fetch_one, client, run, target) for target in todo}
@@ -137,8 +139,7 @@ def fetch_files(
                     number += 1
                     if on_outcome is not None:
                         on_outcome(outcome)
-                    if number % 50 == 0 or number == len(todo):
-                        progress(f"files: {number}/{len(todo)} ({dict(statuses)})")
+                    progress.advance("files", number, len(todo), unit="files")
             if stopped:
                 raise stopped[0]  # RunStopped: everything settled before it is recorded
     except BaseException:
@@ -146,4 +147,6 @@ def fetch_files(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    progress.finish("files", number, len(todo), unit="files", seconds=time.monotonic() - started,
+                    text=", ".join(f"{n:,} {status}" for status, n in statuses.most_common()))  # fmt: skip
     return statuses

@@ -6,8 +6,12 @@
       raw/<run_id>/         one harvest run, append-only, atomic files: the source of truth
         run.json            the run's manifest: run_id, endpoint, scope, started_at, finished_at, status
                             ("running" | "complete" | "failed" | "abandoned"), pid/host, counts, load
-        models.ndjson       one line per listed model, the Hub's JSON exactly as returned
-                            (models.ndjson.partial while the listing streams, renamed when complete)
+        models.ndjson.zst   the listing: one line per listed model, the Hub's JSON exactly as returned,
+                            one zstd frame per listing page (each frame decompresses alone); written as
+                            models.ndjson.zst.partial while the listing streams, renamed when complete
+        models.frames.json  the frame table of models.ndjson.zst: [compressed, uncompressed, lines] per
+                            frame, so a normalize shard reads only its own pages
+        models.ndjson       the listing of runs landed by earlier versions (uncompressed): still read
         fetches.ndjson      one line per file fetch outcome: repo_id, sha, path, status
                             ("ok" | "missing" | "gated" | "not_found" | "error"), http_status, reason, bytes;
                             appended as each fetch settles, so a crash keeps what was settled
@@ -34,12 +38,14 @@ import secrets
 import shutil
 import socket
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import quote, unquote
+
+import zstandard
 
 from hubcensus.errors import HubcensusError, InvalidInput
 
@@ -48,7 +54,10 @@ STAGING_DIR = "staging"
 WAREHOUSE_FILE = "warehouse.duckdb"
 REPORTS_DIR = "reports"
 MANIFEST = "run.json"
-MODELS = "models.ndjson"
+MODELS = "models.ndjson"  # uncompressed listing of runs landed before 0.2 (read, never written)
+MODELS_ZST = "models.ndjson.zst"
+FRAMES = "models.frames.json"
+ZSTD_LEVEL = 3  # ~10-20% of the JSON's size at a few hundred MB/s: the listing is never CPU-bound on it
 FETCHES = "fetches.ndjson"
 FILES_DIR = "files"
 ALIASES = "aliases.ndjson"
@@ -65,6 +74,26 @@ class RunNotFound(HubcensusError):
 
 class RunInUse(HubcensusError):
     """The run is still running in a live process: resuming it would write twice."""
+
+
+class ListingUnreadable(HubcensusError):
+    """A landed listing whose frame table is missing or does not match its file."""
+
+
+@dataclass(frozen=True)
+class ListingSpan:
+    """A page of a run's listing: whole lines, read alone (``RawRun.read_span``); small and picklable.
+
+    ``[start, end)`` are byte offsets in the stored file; ``frames`` are the compressed sizes of the zstd
+    frames that fill it (empty for an uncompressed ``models.ndjson``, cut at line ends instead).
+    """
+
+    index: int
+    start: int
+    end: int
+    first_line: int  # 1-based number of the span's first line (quarantine reasons name lines)
+    frames: tuple[int, ...] = field(default=())
+    uncompressed_bytes: int = 0
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -196,7 +225,12 @@ class DataDir:
         if resolved.is_symlink() or resolved.is_file():
             resolved.unlink()
         elif resolved.exists():
-            shutil.rmtree(resolved)
+            # renamed aside first (atomic): a crash mid-delete leaves no half-run that still looks like a run
+            aside = resolved.with_name(f".{resolved.name}.removing")
+            os.replace(resolved, aside)
+            shutil.rmtree(aside)
+        for leftover in resolved.parent.glob(".*.removing"):  # what a crash mid-delete left
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def clear_staging(self, keep: Iterable[str] = ()) -> list[str]:
         """Remove staged pages of runs that are not running (they restage if resumed), except ``keep``."""
@@ -274,6 +308,12 @@ class RawRun:
     def record_load(self, status: str, error: str | None = None) -> dict[str, Any]:
         """What happened when the run was loaded into the warehouse (the harvest status stays as it was)."""
         return self.write_manifest(load={"status": status, "at": now_iso(), "error": error})
+
+    def record_stage(self, stage: str, **seconds: float) -> dict[str, Any]:
+        """How long a stage of the run took (``stages`` in the manifest: {stage: {wall_s, cpu_s}})."""
+        stages = dict(self.read_manifest().get("stages") or {})
+        stages[stage] = {name: round(value, 3) for name, value in seconds.items()}
+        return self.write_manifest(stages=stages)
 
     def remove_temporaries(self) -> int:
         """Delete what an interrupted write left behind (``.*.tmp``, ``*.partial``): never a landed file."""
@@ -375,36 +415,116 @@ class RawRun:
 
     # ---- listing
     @property
+    def listing_path(self) -> Path:
+        """The stored listing: ``models.ndjson.zst``, or the ``models.ndjson`` of an earlier version's run."""
+        zst = self.root / MODELS_ZST
+        return zst if zst.exists() or not self.models_path.exists() else self.models_path
+
+    @property
+    def listing_compressed(self) -> bool:
+        return self.listing_path.name == MODELS_ZST
+
+    @property
     def listing_complete(self) -> bool:
-        return self.models_path.exists()
+        return self.listing_path.exists()
 
-    def land_listing(self, pages: Iterable[list[bytes]]) -> int:
-        """Stream listing pages (each a list of raw JSON lines) to models.ndjson; returns the model count.
+    def land_listing(self, pages: Iterable[list[bytes]], compressed: bool = True) -> int:
+        """Stream listing pages (each a list of raw JSON lines) to models.ndjson.zst, one zstd frame per page.
 
-        Lines are appended to a .partial file and renamed only once the listing is complete,
-        so a crashed listing leaves no models.ndjson and is redone whole on resume.
+        Frames are appended to a .partial file, then the frame table is written and the file renamed, so a
+        crashed listing leaves no listing file and is redone whole on resume. The manifest records the models,
+        pages, and the compressed and uncompressed bytes. Returns the model count. ``compressed=False``
+        writes an earlier version's plain models.ndjson (tests of old runs).
         """
-        partial = self.models_path.with_suffix(".ndjson.partial")
-        count = 0
+        target = self.root / (MODELS_ZST if compressed else MODELS)
+        partial = target.with_name(target.name + ".partial")
+        compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
+        frames: list[list[int]] = []
         with open(partial, "wb") as fh:
             for page in pages:
-                for line in page:
-                    fh.write(line.rstrip(b"\n") + b"\n")
-                    count += 1
+                if not page:
+                    continue
+                text = b"".join(line.rstrip(b"\n") + b"\n" for line in page)
+                stored = compressor.compress(text) if compressed else text
+                fh.write(stored)
+                frames.append([len(stored), len(text), len(page)])
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(partial, self.models_path)
+        if compressed:
+            write_atomic(self.root / FRAMES, json.dumps({"frames": frames}).encode())
+        os.replace(partial, target)
+        count = sum(f[2] for f in frames)
+        self.write_manifest(listing={
+            "format": target.name, "models": count, "pages": len(frames),
+            "bytes": sum(f[0] for f in frames), "uncompressed_bytes": sum(f[1] for f in frames),
+        })  # fmt: skip
         return count
+
+    def listing_sizes(self) -> dict[str, int]:
+        """The listing's stored bytes and its uncompressed bytes (the same for an uncompressed run)."""
+        if not self.listing_complete:
+            return {"bytes": 0, "uncompressed_bytes": 0}
+        stored = self.listing_path.stat().st_size
+        if not self.listing_compressed:
+            return {"bytes": stored, "uncompressed_bytes": stored}
+        return {"bytes": stored, "uncompressed_bytes": sum(f[1] for f in self._frames())}
+
+    def _frames(self) -> list[list[int]]:
+        try:
+            frames = json.loads((self.root / FRAMES).read_bytes())["frames"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ListingUnreadable(f"run {self.run_id}: {FRAMES} is missing or unreadable ({exc})") from None
+        if sum(f[0] for f in frames) != self.listing_path.stat().st_size:
+            raise ListingUnreadable(f"run {self.run_id}: {FRAMES} does not describe {MODELS_ZST} (sizes differ)")
+        return frames
+
+    def listing_spans(self, page_bytes: int) -> list[ListingSpan]:
+        """The listing cut into pages of about ``page_bytes`` uncompressed bytes, at frame or line ends."""
+        if not self.listing_complete:
+            return []
+        if not self.listing_compressed:
+            return _line_spans(self.listing_path, page_bytes)
+        spans: list[ListingSpan] = []
+        start = offset = size = 0
+        line, lines, group = 1, 0, []
+        for compressed, uncompressed, count in self._frames():
+            group.append(compressed)
+            offset, size, lines = offset + compressed, size + uncompressed, lines + count
+            if size >= page_bytes:
+                spans.append(ListingSpan(len(spans), start, offset, line, tuple(group), size))
+                start, line, size, lines, group = offset, line + lines, 0, 0, []
+        if group:
+            spans.append(ListingSpan(len(spans), start, offset, line, tuple(group), size))
+        return spans
+
+    def read_span(self, span: ListingSpan) -> bytes:
+        """A span's ndjson bytes, uncompressed: only its own frames (or byte range) are read."""
+        with open(self.listing_path, "rb") as fh:
+            fh.seek(span.start)
+            stored = fh.read(span.end - span.start)
+        if not span.frames:
+            return stored
+        decompressor = zstandard.ZstdDecompressor()
+        parts, at = [], 0
+        for size in span.frames:
+            parts.append(decompressor.decompress(stored[at : at + size]))
+            at += size
+        return b"".join(parts)
+
+    def iter_listing_lines(self, page_bytes: int = 16 * 1024 * 1024) -> Iterator[bytes]:
+        """Every listing line, as landed (without its newline), a span at a time."""
+        for span in self.listing_spans(page_bytes):
+            for line in self.read_span(span).split(b"\n"):
+                if line.strip():
+                    yield line
 
     def iter_models(self) -> Iterator[Any]:
         """Each listing line, parsed; a line that is not JSON is skipped (normalization quarantines it)."""
-        with open(self.models_path, "rb") as fh:
-            for line in fh:
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except (ValueError, RecursionError):
-                        continue
+        for line in self.iter_listing_lines():
+            try:
+                yield json.loads(line)
+            except (ValueError, RecursionError):
+                continue
 
     # ---- files
     def land_file(self, repo_id: str, path: str, content: bytes) -> Path:
@@ -435,6 +555,28 @@ class RawRun:
                 except (ValueError, KeyError, TypeError):
                     continue
         return outcomes
+
+
+def _line_spans(path: Path, page_bytes: int) -> list[ListingSpan]:
+    """An uncompressed listing's pages: byte spans cut at line ends (one pass counting lines, no parsing)."""
+    spans: list[ListingSpan] = []
+    start = pos = 0
+    line = 1
+    tail_blank = True  # the bytes after the last cut hold no newline; do they hold anything but whitespace?
+    with open(path, "rb") as fh:
+        while chunk := fh.read(page_bytes):
+            pos += len(chunk)
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                tail_blank = tail_blank and not chunk.strip()
+                continue
+            end = pos - len(chunk) + cut + 1
+            spans.append(ListingSpan(len(spans), start, end, line, uncompressed_bytes=end - start))
+            line += chunk.count(b"\n", 0, cut + 1)
+            start, tail_blank = end, not chunk[cut + 1 :].strip()
+    if start < pos and not tail_blank:
+        spans.append(ListingSpan(len(spans), start, pos, line, uncompressed_bytes=pos - start))
+    return spans
 
 
 def _owner() -> dict[str, Any]:

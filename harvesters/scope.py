@@ -6,7 +6,7 @@ for the ones whose sha changed since their files were last fetched.
 
 Listing entries come from strangers: ``ListedModel.read`` takes what it can use from one and never
 raises; an entry without a string id is left to normalization, which quarantines it. Selection
-streams the listing twice (top-N by downloads, then the rest) and never holds it whole.
+streams the listing once (a heap of the top N by downloads beside the other rules) and never holds it whole.
 """
 
 from __future__ import annotations
@@ -75,28 +75,35 @@ class FileScope:
 def select_models(listing: Callable[[], Iterable[Any]], scope: FileScope) -> Iterator[ListedModel]:
     """The listed models in ``scope``, each once, in listing order.
 
-    ``listing`` opens the landed listing afresh: it is read twice when a top-N is asked (the N best by
-    downloads first, kept as (downloads, id) only), so memory is bounded by the scope, not the Hub.
+    ``listing`` opens the landed listing; it is read once: the N best by downloads are kept in a heap of N
+    while the other rules pick as they go, so memory is bounded by the scope, not the Hub (and a million-
+    model listing is parsed once, not twice). A repo listed twice (never in an id-ordered listing) is yielded
+    once, at the occurrence that made it into the top N.
     """
-    top: set[str] = set()
-    if scope.top_downloads and not scope.everything:
-        best = heapq.nlargest(scope.top_downloads, ((m.downloads, m.id) for m in listed_models(listing())))
-        top = {repo_id for _, repo_id in best}
+    top_n = 0 if scope.everything else scope.top_downloads
     authors = {a.lower() for a in scope.authors}
     terms = [t.lower() for t in scope.search]
-    seen: set[str] = set()
-    for model in listed_models(listing()):
-        if model.id in seen:
-            continue
+    best: list[tuple[int, str, int, int, ListedModel]] = []  # (downloads, id, -position, position, model): a min-heap
+    chosen: dict[str, tuple[int, ListedModel]] = {}
+    for position, model in enumerate(listed_models(listing())):
+        if top_n:
+            entry = (model.downloads, model.id, -position, position, model)
+            if len(best) < top_n:
+                heapq.heappush(best, entry)
+            elif entry > best[0]:
+                heapq.heapreplace(best, entry)
         if (
             scope.everything
-            or model.id in top
             or model.id in scope.repo_ids
             or model.owner in authors
             or any(term in model.id.lower() for term in terms)
         ):
-            seen.add(model.id)
-            yield model
+            chosen.setdefault(model.id, (position, model))
+    for _, repo_id, _, position, model in sorted(best, key=lambda entry: entry[3]):
+        if repo_id not in chosen or chosen[repo_id][0] > position:
+            chosen[repo_id] = (position, model)
+    for _, model in sorted(chosen.values(), key=lambda pm: pm[0]):
+        yield model
 
 
 def needs_fetch(model: ListedModel, path: str, last: dict[tuple[str, str], tuple[str | None, str]]) -> bool:

@@ -83,7 +83,7 @@ def drift(snapshot: Path, ids: list[str]) -> None:
 # --- what the two raw listings say changed, computed from the JSON lines alone -----------------------------------
 
 def _listing(run: RawRun) -> dict[str, dict]:
-    return {b["id"]: b for b in (json.loads(line) for line in run.models_path.read_text().splitlines() if line.strip())}
+    return {b["id"]: b for b in (json.loads(line) for line in run.iter_listing_lines())}
 
 
 def _license(body: dict) -> str | None:

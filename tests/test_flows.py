@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harvesters.landing import RawRun
+from harvesters.landing import DataDir, RawRun
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -237,7 +237,7 @@ def test_a_crashed_run_resumes_without_duplicates(replay_hub, data_dir):
     assert fetch_rows == len(targets)
 
 
-def test_listing_pages_are_normalized_in_shards_on_dask_and_written_by_one_task(replay_hub, tmp_path):
+def test_listing_pages_are_normalized_on_dask_and_written_by_one_task(replay_hub, tmp_path):
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect_dask import DaskTaskRunner
@@ -246,21 +246,20 @@ def test_listing_pages_are_normalized_in_shards_on_dask_and_written_by_one_task(
 
     hub = replay_hub()
     threads, dask = tmp_path / "threads", tmp_path / "dask"
-    on_threads = nightly_refresh(endpoint=hub.url, data_dir=str(threads), page_bytes=4_000)  # one shard per page
-    assert on_threads["normalize_shards"] > 3
+    nightly_refresh(endpoint=hub.url, data_dir=str(threads), page_size=7, page_bytes=4_000)
 
     runner = DaskTaskRunner(cluster_kwargs={"n_workers": 2, "processes": True, "threads_per_worker": 1, "dashboard_address": ":0"})
     state = nightly_refresh.with_options(task_runner=runner)(
-        endpoint=hub.url, data_dir=str(dask), shards=2, page_bytes=4_000, normalize_shards=3, return_state=True
+        endpoint=hub.url, data_dir=str(dask), shards=2, page_size=7, page_bytes=4_000, return_state=True
     )
     result = state.result()
-    assert result["normalize_shards"] == 3
+    pages = len(RawRun.open(dask, result["run_id"]).listing_spans(4_000))
     with get_client(sync_client=True) as client:
         flow_run = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
         names = [t.name for t in client.read_task_runs(flow_run_filter=flow_run) if t.state and t.state.is_completed()]
-    assert sum(n.startswith("normalize-shard") for n in names) == 3
+    assert pages > 3 and sum(n.startswith("normalize-page") for n in names) == pages
     assert sum(n.startswith("load-warehouse") for n in names) == 1
-    assert not (dask / "staging" / result["run_id"]).exists()  # staged pages are removed once written
+    assert not (dask / "staging" / result["run_id"]).exists()  # the run's staged facts are removed once loaded
     # pages counted in harvest_runs differ (one vs several); every table compared here is the same
     assert content(dask) == content(threads)
 
@@ -311,3 +310,24 @@ def test_the_flow_refuses_a_path_like_run_id_before_touching_anything(tmp_path):
         with pytest.raises(InvalidInput, match="invalid run id"):
             nightly_refresh(endpoint="http://127.0.0.1:9", data_dir=str(data_dir), run_id=bad)
     assert (data_dir / "raw").is_dir() and (tmp_path / "x").is_dir()
+
+
+def test_the_nightly_flow_prunes_raw_runs_beyond_keep_raw_runs_and_records_its_stages(replay_hub, data_dir, tmp_path):
+    import duckdb
+
+    from flows.refresh import nightly_refresh
+
+    config = tmp_path / "hubcensus.toml"
+    config.write_text("[retention]\nkeep_raw_runs = 1\n\n[normalize]\npages_in_flight = 1\n")
+    hub = replay_hub()
+    first = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), scope="metadata", config_path=str(config))
+    second = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), scope="metadata", config_path=str(config))
+    assert second["pruned"] == [first["run_id"]] and DataDir(data_dir).run_ids() == [second["run_id"]]
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT run_id, raw_pruned_at IS NOT NULL FROM harvest_runs ORDER BY run_id").fetchall()
+    assert rows == [(first["run_id"], True), (second["run_id"], False)]  # the warehouse keeps both runs
+    manifest = RawRun.open(data_dir, second["run_id"]).read_manifest()
+    assert {"listing", "files", "normalize_load", "prune", "reconcile", "reports"} <= set(manifest["stages"])
+    assert all(v["wall_s"] >= 0 and v["cpu_s"] >= 0 for v in manifest["stages"].values())
+    listing = manifest["listing"]
+    assert listing["format"] == "models.ndjson.zst" and 0 < listing["bytes"] < listing["uncompressed_bytes"]

@@ -27,7 +27,7 @@ def canaries(tmp_path) -> tuple[Path, list[Path]]:
     run = RawRun.create(data, RUN)
     run.land_listing([[b'{"id":"o/m"}']])
     keep = [
-        run.models_path,
+        run.listing_path,
         data / "reports" / "2025-01-01" / "index.html",
         data / "staging" / "20250101T000000Z-bbbbbb" / "page-000000" / "page.json",
         tmp_path / "sibling" / "keep.txt",

@@ -8,7 +8,7 @@ import pytest
 from harvesters.harvest import fetch_files, files_in_scope, land_listing
 from harvesters.hub import HubClient, ListingQuery
 from harvesters.landing import RawRun
-from harvesters.ratelimit import HubRateLimiter, RetryAfterTooLong, RunDeadlineExceeded, RunStopped, bucket_of
+from harvesters.ratelimit import HubRateLimiter, bucket_of
 from harvesters.replay import FaultPlan, FaultRule
 
 

@@ -128,3 +128,58 @@ def test_streamed_pages_match_the_index(snapshot):
             assert not app.listing_index().index_built
     app = HubApp(snapshot, page_size=7)
     assert _listing(app, sort="downloads", direction="1")[:3] and app.listing_index().index_built
+
+
+# ---------------------------------------------------------------- a Hub that changes from night to night
+def _alive(snapshot: SyntheticSnapshot) -> dict[str, dict]:
+    return {i: body for i in snapshot.ids() if (body := snapshot.model(i)) is not None}
+
+
+def test_the_drifting_hub_is_deterministic_in_seed_and_day():
+    a, b = SyntheticSnapshot(3_000, seed=2, day=3), SyntheticSnapshot(3_000, seed=2, day=3)
+    assert a.version() == b.version() != SyntheticSnapshot(3_000, seed=2, day=4).version()
+    assert list(a.ids()) == list(b.ids()) and _alive(a) == _alive(b)
+    # day 0 is the Hub without drift: the same ids and bodies as before --day existed
+    day0, plain = SyntheticSnapshot(3_000, seed=2, day=0), SyntheticSnapshot(3_000, seed=2)
+    assert _alive(day0) == _alive(plain) and len(day0.ids()) == 3_000
+
+
+def test_daily_drift_follows_the_documented_rates():
+    from harvesters.replay.synthetic import CHANGE_RATE, DELETE_RATE, NEW_RATE
+
+    n, days = 10_000, 6
+    before, after = _alive(SyntheticSnapshot(n, seed=9)), _alive(SyntheticSnapshot(n, seed=9, day=days))
+    kept = before.keys() & after.keys()
+    new, deleted = after.keys() - before.keys(), before.keys() - after.keys()
+    changed = [i for i in kept if after[i]["sha"] != before[i]["sha"]]
+    assert len(new) == round(n * NEW_RATE) * days
+    expected_changed = n * (1 - (1 - CHANGE_RATE) ** days)  # ~585: binomial, sd ~24
+    assert abs(len(changed) - expected_changed) < 0.2 * expected_changed
+    assert abs(len(deleted) - n * DELETE_RATE * days) < 20  # ~30, sd ~5.5
+    dated = [i for i in kept if "lastModified" in before[i]]  # the bodies of 8 templates have no dates or counts
+    assert all(after[i]["lastModified"] > before[i]["lastModified"] for i in changed if i in dated)
+    assert all(after[i]["lastModified"] == before[i]["lastModified"] for i in dated if i not in changed)
+    popular = [i for i in dated if before[i]["downloads"] > 10]
+    assert sum(after[i]["downloads"] != before[i]["downloads"] for i in popular) > 0.9 * len(popular)
+    assert all(after[i]["likes"] >= before[i]["likes"] for i in dated)
+    assert all(after[i]["createdAt"] > "2025-12-01" for i in new if "createdAt" in after[i])
+
+
+def test_the_listing_of_a_later_day_skips_deleted_models_and_lists_new_ones():
+    snapshot = SyntheticSnapshot(N, seed=4, day=30)
+    alive = _alive(snapshot)
+    assert len(alive) < len(snapshot.ids()) and any("-n" in i.split("/")[1] for i in alive)
+    for limit in (7, 1000):
+        app = HubApp(snapshot, page_size=limit)
+        assert _listing(app) == sorted(alive)
+    owner = next(iter(alive)).split("/")[0]
+    assert _listing(HubApp(snapshot, page_size=50), author=owner) == sorted(i for i in alive if i.startswith(owner + "/"))
+
+
+def test_replay_hub_day_needs_a_synthetic_hub(tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    result = CliRunner().invoke(app, ["replay-hub", str(DEMO_SNAPSHOT), "--day", "2"])
+    assert result.exit_code == 1 and "--day needs --synthetic N" in result.output

@@ -6,7 +6,6 @@ resume runs in this session's Prefect harness. The replay Hub counts every reque
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from flows.prefect_env import orphaned_servers, stop_orphaned_servers
-from harvesters.landing import DataDir, RawRun
+from harvesters.landing import DataDir
 from harvesters.replay import FaultPlan, FaultRule
 
 ROOT = Path(__file__).resolve().parent.parent

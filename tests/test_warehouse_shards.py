@@ -1,33 +1,26 @@
-"""Sharded loading: listing pages normalized independently (read-only), then written by one writer.
+"""The one normalize-and-load path: pages read alone, normalized ahead (bounded), written by one writer.
 
-Whatever the page size, the number of shards and whether pages travel in memory or staged on disk, the
-warehouse ends up exactly as ``load_raw_run`` leaves it.
+Whatever the page size, the number of pages in flight and whether the run was landed compressed or not,
+the warehouse ends up the same.
 """
 
 from __future__ import annotations
 
+import gc
 import pickle
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import polars as pl
 import pytest
 
 from harvesters.landing import DataDir
+from warehouse.database import open_warehouse
 from warehouse.fixtures import DEMO_SNAPSHOT, make_raw_run, snapshot_bodies
-from warehouse.loading import (
-    PAGE_BYTES,
-    iter_normalized,
-    load_raw_run,
-    migrate_warehouse,
-    normalize_page,
-    plan_pages,
-    read_span,
-    read_staged,
-    stage_page,
-    table_contents,
-    write_normalized,
-)
-from warehouse.normalize.listing import read_listing
+from warehouse.loading import LoadError, load_raw_run, load_run, rebuild, stage_run_facts, table_contents, write_run
+from warehouse.normalize.listing import PAGE_BYTES, read_page
+from warehouse.pages import normalize_page
 
 RUN1 = "20250101T060000Z-aaaaaa"
 RUN2 = "20250102T060000Z-bbbbbb"
@@ -38,35 +31,20 @@ BAD_LINES = [
 ]
 
 
-def groups(spans, shards):
-    size, extra = divmod(len(spans), shards)
-    out, start = [], 0
-    for i in range(shards):
-        end = start + size + (i < extra)
-        out.append(spans[start:end])
-        start = end
-    return [g for g in out if g]
-
-
-def load_in_shards(db, run, page_bytes, shards, staging=None):
-    """What the flow does: migrate, plan, normalize every shard (read-only), then one writer."""
-    migrate_warehouse(db)
-    pages = [page for group in groups(plan_pages(run, page_bytes), shards) for page in iter_normalized(run, group, db)]
-    if staging is not None:
-        pages = [read_staged(stage_page(page, staging)) for page in pages]
-    return write_normalized(db, run, pages)
-
-
-def contents(db):
+def contents(db, pages_counted=True):
+    """Every core table's rows; without the run's page count (harvest_runs.counts) when pages differ in size."""
     with duckdb.connect(str(db), read_only=True) as con:
-        return table_contents(con)
+        tables = table_contents(con)
+        if not pages_counted:
+            tables["harvest_runs"] = con.execute("SELECT run_id, json_remove(counts, '$.listing.pages') FROM harvest_runs ORDER BY run_id").fetchall()
+        return tables
 
 
-def two_runs(data_dir):
+def two_runs(data_dir, compressed=True):
     """A full first run (with bad lines and a malformed config), then an incremental one: three shas moved
     (only their files fetched: the others carry their stored facts forward) and one model gone."""
     bodies = snapshot_bodies()
-    first = make_raw_run(data_dir / "raw-src", RUN1, extra_lines=BAD_LINES)
+    first = make_raw_run(data_dir, RUN1, extra_lines=BAD_LINES, compressed=compressed)
     moved = ["google-bert/bert-base-uncased", "sentence-transformers/all-MiniLM-L6-v2", "google-t5/t5-small"]
     second_bodies = [dict(b, sha="f" * 40) if b["id"] in moved else b for b in bodies if b["id"] != "facebook/bart-base"]
     files = {
@@ -76,71 +54,119 @@ def two_runs(data_dir):
         if (path := DEMO_SNAPSHOT / "files" / repo_id / name).is_file()
     }
     files[("google-bert/bert-base-uncased", "config.json")] = b'{"model_type": "bert", "hidden_size": 768,'  # quarantined
-    second = make_raw_run(data_dir / "raw-src", RUN2, bodies=second_bodies, files=files)
+    second = make_raw_run(data_dir, RUN2, bodies=second_bodies, files=files, compressed=compressed)
     return [first, second]
 
 
-@pytest.mark.parametrize("page_bytes", [1, 997, 4_000, PAGE_BYTES])
-def test_spans_cut_the_listing_exactly_as_read_listing(data_dir, page_bytes):
-    run = make_raw_run(data_dir, RUN1, bodies=snapshot_bodies()[:12], files={}, extra_lines=BAD_LINES)
-    with open(run.models_path, "ab") as fh:  # blank lines and a last line without its newline
-        fh.write(b"\n  \n" + BAD_LINES[0])
-    expected = list(read_listing(run.models_path, run.run_id, page_bytes))
-    spans = plan_pages(run, page_bytes)
-    got = [read_span(run, span) for span in spans]
-    assert len(got) == len(expected) and [s.index for s in spans] == list(range(len(spans)))
-    for (frame, bad), (want_frame, want_bad) in zip(got, expected):
-        assert frame.equals(want_frame) and bad == want_bad
-    assert spans[-1].end == run.models_path.stat().st_size
-    if page_bytes == PAGE_BYTES:
-        assert len(spans) == 2  # every full line, then the unterminated last one (as read_listing yields them)
+@pytest.mark.parametrize("compressed", [True, False])
+@pytest.mark.parametrize("page_bytes", [997, PAGE_BYTES])
+def test_spans_read_alone_give_the_whole_listing(data_dir, page_bytes, compressed):
+    run = make_raw_run(data_dir, RUN1, bodies=snapshot_bodies()[:12], files={}, extra_lines=BAD_LINES, compressed=compressed)
+    whole = b"".join(run.read_span(span) for span in run.listing_spans(1 << 28))
+    spans = run.listing_spans(page_bytes)
+    assert [s.index for s in spans] == list(range(len(spans))) and spans[-1].end == run.listing_path.stat().st_size
+    assert b"".join(run.read_span(span) for span in spans) == whole
+    assert all(s.start == prev.end for prev, s in zip(spans, spans[1:]))
+    # each page, read alone, numbers its lines as in the whole listing
+    frames, bad = zip(*(read_page(run.read_span(span), span.first_line, RUN1) for span in spans))
+    want_frame, want_bad = read_page(whole, 1, RUN1)
+    assert pl.concat(frames).equals(want_frame) and [q for page in bad for q in page] == want_bad
+    assert len(spans) == (1 if page_bytes == PAGE_BYTES else 3 if compressed else len(spans))
+    assert run.listing_compressed == compressed and run.listing_sizes()["uncompressed_bytes"] == len(whole)
 
 
-@pytest.mark.parametrize(("page_bytes", "shards", "staged"), [(3_000, 4, False), (3_000, 3, True), (1, 1, False), (PAGE_BYTES, 1, True)])
-def test_sharded_load_gives_the_same_warehouse_as_load_raw_run(tmp_path, page_bytes, shards, staged):
-    runs = two_runs(tmp_path)
-    one, sharded = tmp_path / "one" / "warehouse.duckdb", tmp_path / "sharded" / "warehouse.duckdb"
+def test_any_page_size_and_pages_in_flight_give_the_same_warehouse(tmp_path, page_bytes=3_000, in_flight=3):
+    runs = two_runs(tmp_path / "data")
+    one, paged = tmp_path / "one" / "warehouse.duckdb", tmp_path / "paged" / "warehouse.duckdb"
     for run in runs:
-        expected = load_raw_run(one, run.root, page_bytes=page_bytes)
-        got = load_in_shards(sharded, run, page_bytes, shards, staging=tmp_path / "staging" / run.run_id if staged else None)
-        assert got == expected
-        assert contents(sharded) == contents(one)
-    if page_bytes == 3_000:
-        assert len(plan_pages(runs[0], page_bytes)) > shards  # several spans per shard
-    # the second run took carried facts and marked the gone model
-    with duckdb.connect(str(sharded), read_only=True) as con:
+        expected = load_raw_run(one, run.root, page_bytes=PAGE_BYTES, pages_in_flight=1)
+        assert load_raw_run(paged, run.root, page_bytes=page_bytes, pages_in_flight=in_flight) == expected
+        assert contents(paged, pages_counted=False) == contents(one, pages_counted=False)
+    # the second run took carried facts and marked the gone model; staging is gone
+    with duckdb.connect(str(paged), read_only=True) as con:
         assert con.execute("SELECT deleted_on IS NOT NULL FROM models WHERE repo_id = 'facebook/bart-base'").fetchall() == [(True,)]
         assert con.execute("SELECT count(*) FROM models WHERE model_type IS NOT NULL").fetchall()[0][0] > 3
+    assert not any(DataDir(tmp_path / "data").staging.glob("*"))
 
 
-def test_reloading_a_run_in_shards_changes_nothing(tmp_path):
-    (run, _) = two_runs(tmp_path)
-    db = DataDir(tmp_path / "w").warehouse
-    load_in_shards(db, run, 2_000, 3)
+def test_a_compressed_and_an_uncompressed_run_rebuild_to_the_same_warehouse(tmp_path):
+    compressed, plain = DataDir(tmp_path / "zst"), DataDir(tmp_path / "plain")
+    zst_runs, plain_runs = two_runs(compressed.root), two_runs(plain.root, compressed=False)
+    assert all(r.listing_path.name == "models.ndjson.zst" for r in zst_runs)
+    assert all(r.listing_path.name == "models.ndjson" for r in plain_runs)
+    sizes = zst_runs[0].read_manifest()["listing"]
+    assert sizes["bytes"] < sizes["uncompressed_bytes"] == plain_runs[0].listing_path.stat().st_size
+    rebuild(compressed)
+    rebuild(plain)
+    assert contents(compressed.warehouse) == contents(plain.warehouse)
+
+
+def test_reloading_a_run_changes_nothing(tmp_path):
+    (run, _) = two_runs(tmp_path / "data")
+    db = tmp_path / "w" / "warehouse.duckdb"
+    load_raw_run(db, run.root)
     first = contents(db)
-    load_in_shards(db, run, 2_000, 2)  # another shard count, the same pages (harvest_runs counts them)
+    load_raw_run(db, run.root)
     assert contents(db) == first
 
 
-def test_a_normalized_page_survives_pickling_and_staging(tmp_path):
-    (run, _) = two_runs(tmp_path)
-    span = plan_pages(run, 4_000)[0]
-    page = normalize_page(run, span, DataDir(tmp_path / "none-yet").warehouse)
-    assert not (tmp_path / "none-yet").exists()  # no warehouse: nothing carried, nothing created
-    for copy in (pickle.loads(pickle.dumps(page)), read_staged(stage_page(page, tmp_path / "staging"))):
-        assert copy.index == page.index and list(copy.frames) == list(page.frames)
-        assert all(copy.frames[name].equals(frame) for name, frame in page.frames.items())
-        assert copy.files.configs.equals(page.files.configs) and copy.files.cards.equals(page.files.cards)
-        assert copy.files.quarantine == page.files.quarantine and copy.files.statuses == page.files.statuses
-        assert copy.has_siblings.equals(page.has_siblings)
-        assert all(isinstance(f, pl.DataFrame) for f in copy.frames.values())
+def _plan(tmp_path, run):
+    con = open_warehouse(tmp_path / "w" / "warehouse.duckdb")
+    try:
+        return stage_run_facts(con, run, tmp_path / "staging")
+    finally:
+        con.close()
+
+
+def test_a_normalized_page_survives_pickling(tmp_path):
+    (run, _) = two_runs(tmp_path / "data")
+    plan = _plan(tmp_path, run)
+    page = normalize_page(plan, run.listing_spans(4_000)[0])
+    copy = pickle.loads(pickle.dumps(page))
+    assert copy.index == page.index and list(copy.frames) == list(page.frames)
+    assert all(copy.frames[name].equals(frame) for name, frame in page.frames.items())
+    assert copy.files.configs.equals(page.files.configs) and copy.files.cards.equals(page.files.cards)
+    assert copy.files.quarantine == page.files.quarantine and copy.files.statuses == page.files.statuses
+    assert copy.has_siblings.equals(page.has_siblings)
 
 
 def test_pages_must_be_written_in_file_order(tmp_path):
-    from warehouse.loading import LoadError
+    (run, _) = two_runs(tmp_path / "data")
+    plan = _plan(tmp_path, run)
+    pages = [normalize_page(plan, span) for span in run.listing_spans(4_000)[:2]]
+    con = open_warehouse(tmp_path / "w" / "warehouse.duckdb")
+    try:
+        with pytest.raises(LoadError, match="file order"):
+            write_run(con, plan, pages[::-1])
+    finally:
+        con.close()
 
-    (run, _) = two_runs(tmp_path)
-    db = DataDir(tmp_path / "w").warehouse
-    pages = list(iter_normalized(run, plan_pages(run, 4_000)[:2], None))
-    with pytest.raises(LoadError, match="file order"):
-        write_normalized(db, run, pages[::-1])
+
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_the_loader_never_holds_more_than_pages_in_flight_pages(tmp_path, in_flight):
+    """Counted, not timed: every page object still alive (weak references, after a collection) each time a
+    page is submitted, and the pages submitted but not yet written."""
+    (run, _) = two_runs(tmp_path / "data")
+    alive = [0]  # pages created and not yet freed
+    submitted, written, seen = [], [], []
+    pool = ThreadPoolExecutor(max_workers=4)
+
+    def normalize_counted(plan, span):
+        page = normalize_page(plan, span)
+        alive[0] += 1
+        weakref.finalize(page, lambda: alive.__setitem__(0, alive[0] - 1))
+        return page
+
+    def submit(plan, span):
+        gc.collect()
+        submitted.append(span.index)
+        seen.append((alive[0], len(submitted) - len(written)))
+        return pool.submit(normalize_counted, plan, span)
+
+    try:
+        load_run(DataDir(tmp_path / "data"), run, submit=submit, pages_in_flight=in_flight, page_bytes=1_500, on_page=written.append)
+    finally:
+        pool.shutdown()
+    assert len(written) == len(run.listing_spans(1_500)) > 2 * in_flight and written == sorted(written)
+    assert max(in_flight_now for _, in_flight_now in seen) == in_flight
+    assert max(live for live, _ in seen) <= in_flight - 1  # a submission waits until a written page is released

@@ -28,7 +28,7 @@ CHANGE_KINDS = (
     "params_changed", "arch_changed", "gated_changed", "renamed",
 )  # fmt: skip
 DERIVED_PARAMS_SOURCES = ("base-model",)  # counts a later step derives from lineage: not the model's own
-_PAGE = "changes_page_models"
+_PAGE = "changes_page_models"  # the local variable record_page_changes reads by name
 _PARAMS = "coalesce({t}.params_effective, {t}.params_total)"
 
 # One struct per possible change of a (page row p, stored row m) pair; NULL where it did not happen.
@@ -85,12 +85,11 @@ def record_page_changes(con: duckdb.DuckDBPyConnection, run_id: str, page_models
     lo, hi = page_models["repo_id"].min(), page_models["repo_id"].max()
     if lo is None or not comparable(con, run_id):
         return 0
-    con.register(_PAGE, page_models.to_arrow(compat_level=pl.CompatLevel.newest()))
-    try:
-        params = {"run_id": run_id, "derived": list(DERIVED_PARAMS_SOURCES), "lo": lo, "hi": hi}
-        return con.execute(_PAGE_SQL, params).fetchall()[0][0]
-    finally:
-        con.unregister(_PAGE)
+    # read by name through DuckDB's replacement scan, not con.register: a registered view keeps its Arrow
+    # table alive until the load's commit (see ``warehouse.loading.arrow``)
+    changes_page_models = page_models.to_arrow(compat_level=pl.CompatLevel.newest())  # noqa: F841
+    params = {"run_id": run_id, "derived": list(DERIVED_PARAMS_SOURCES), "lo": lo, "hi": hi}
+    return con.execute(_PAGE_SQL, params).fetchall()[0][0]
 
 
 def record_run_changes(con: duckdb.DuckDBPyConnection, run_id: str, day: date) -> int:

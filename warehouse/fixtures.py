@@ -36,11 +36,14 @@ def make_raw_run(
     started_at: datetime | str | None = None,
     extra_lines: Iterable[bytes] = (),
     fetches: Iterable[dict[str, Any]] = (),
+    compressed: bool = True,
+    page_size: int = 5,
 ) -> RawRun:
     """A complete raw run: run.json, models.ndjson (bodies + extra_lines), files with their fetch records.
 
     ``files`` maps (repo_id, path) to bytes; by default every config.json/README.md of ``snapshot`` whose
-    repo is in ``bodies``.
+    repo is in ``bodies``. ``compressed=False`` lands the listing as earlier versions did (models.ndjson); ``page_size`` is the
+    number of lines per landed page (one zstd frame each).
     """
     bodies = list(snapshot_bodies(snapshot) if bodies is None else bodies)
     run = RawRun.create(Path(data_dir), run_id)
@@ -48,7 +51,8 @@ def make_raw_run(
         started_at = started_at.isoformat()
     started_at = started_at or f"{run_id[0:4]}-{run_id[4:6]}-{run_id[6:8]}T{run_id[9:11]}:{run_id[11:13]}:{run_id[13:15]}+00:00"
     run.write_manifest(endpoint="http://127.0.0.1:0", scope="all", started_at=started_at, finished_at=started_at, status="complete")
-    run.land_listing([[listing_line(b) for b in bodies] + list(extra_lines)])
+    lines = [listing_line(b) for b in bodies] + list(extra_lines)
+    run.land_listing([lines[i : i + page_size] for i in range(0, len(lines), page_size)], compressed=compressed)
     if files is None:
         files = {}
         ids = {b["id"] for b in bodies}

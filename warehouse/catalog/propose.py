@@ -15,7 +15,6 @@ they are counted as skipped, with the reason.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 
@@ -196,9 +195,9 @@ def _row(fam: dict, root_id: str | None, root: dict | None, run_id: str | None) 
         "Notes": f"Proposed from the Hub: {fam['repo_count']:,} repo(s) of model_type {fam['model_type']}; check before accepting.",
         "Source": f"hubcensus catalog propose (warehouse run {run_id})" if run_id else "hubcensus catalog propose",
     }
-    derivation = "; ".join([f"name: {name_how}", f"family: model_type", f"architecture: {arch_how}", f"date: {date_how}",
+    derivation = "; ".join([f"name: {name_how}", "family: model_type", f"architecture: {arch_how}", f"date: {date_how}",
                             f"params: {params_how}", f"licence: {license_how}", f"lab: {lab_how}",
-                            f"application: the most common pipeline_tag"])
+                            "application: the most common pipeline_tag"])
     evidence = {"repo_count": fam["repo_count"], "downloads": fam["downloads"],
                 "root_repo_ids": "; ".join(fam["root_ids"] or []), "derivation": derivation}
     return {**{col: values[col] for col in COLUMNS}, **evidence}, None

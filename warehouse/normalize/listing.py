@@ -1,10 +1,11 @@
 """The listing (models.ndjson, the big part): read in pages with a declared schema, normalized by Polars expressions.
 
-``read_listing`` yields pages of about ``page_bytes`` (cut at line ends) as (frame, quarantine rows); memory stays flat
-however long the file is. A page that does not fit the declared schema (a malformed line, a container of
-the wrong shape) is re-read line by line: bad lines go to quarantine, a wrong-shaped container is dropped
-from its record (the model keeps its row) with a quarantine note. ``normalize_listing`` turns one page
-plus the page's parsed files into the tidy frames of the warehouse tables; no Python loop per model.
+``read_page`` reads one page of listing lines (a span of the raw landing, see ``harvesters.landing.ListingSpan``)
+as (frame, quarantine rows); memory follows the page, never the run. A page that does not fit the declared
+schema (a malformed line, a container of the wrong shape) is re-read line by line: bad lines go to quarantine,
+a wrong-shaped container is dropped from its record (the model keeps its row) with a quarantine note.
+``normalize_listing`` turns one page plus the page's parsed files into the tidy frames of the warehouse tables,
+step by step (ids, facts, params, models, files, stats, versions); no Python loop per model.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import json
 import re
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator
 
 import polars as pl
 
@@ -36,7 +35,7 @@ from warehouse.schemas import (
     conform,
 )
 
-PAGE_BYTES = 64 * 1024 * 1024  # ~20k real listing lines per page: memory stays bounded by the page, not the file
+PAGE_BYTES = 32 * 1024 * 1024  # ~10k synthetic (~4k real) listing lines: a page normalizes in ~200 MB, whatever the run
 EXCERPT = 200
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
 HUB_PREFIXES = r"^(?:https?://)?(?:huggingface\.co|hf\.co)/(?:models/)?"
@@ -100,7 +99,7 @@ def _fitting_fields(record: dict) -> tuple[dict, list[str]]:
     return kept, dropped
 
 
-def _line_by_line(lines: list[bytes], run_id: str) -> tuple[pl.DataFrame, list[dict]]:
+def _line_by_line(lines: list[tuple[int, bytes]], run_id: str) -> tuple[pl.DataFrame, list[dict]]:
     """The slow path for a page that failed: sanitize each line, quarantine what cannot be read.
 
     A model is never dropped while its id can be read: it keeps a row with the fields that could be read,
@@ -180,25 +179,6 @@ def read_page(buf: bytes, first_line: int, run_id: str) -> tuple[pl.DataFrame, l
         return _line_by_line([(n, line) for n, line in lines if line], run_id)
 
 
-def read_listing(path: Path, run_id: str, page_bytes: int = PAGE_BYTES) -> Iterator[tuple[pl.DataFrame, list[dict]]]:
-    """Pages of models.ndjson (about ``page_bytes`` each, cut at line ends) as (LISTING_SCHEMA frame, quarantine rows)."""
-
-    line_number = 1
-    carry = b""
-    with open(path, "rb") as fh:
-        while chunk := fh.read(page_bytes):
-            buf = carry + chunk
-            cut = buf.rfind(b"\n")
-            if cut < 0:
-                carry = buf
-                continue
-            page, carry = buf[: cut + 1], buf[cut + 1 :]
-            yield read_page(page, line_number, run_id)
-            line_number += page.count(b"\n")
-    if carry.strip():
-        yield read_page(carry, line_number, run_id)
-
-
 # ------------------------------------------------------------------ normalizing
 def _timestamp(col: str) -> pl.Expr:
     return pl.col(col).str.strip_chars().str.to_datetime(TS_FORMAT, time_zone="UTC", strict=False)
@@ -245,7 +225,7 @@ def _range_notes(frame: pl.DataFrame, run_id: str) -> pl.DataFrame:
     return conform(pl.concat(notes), QUARANTINE_SCHEMA)
 
 
-def _params() -> list[pl.Expr]:
+def _params() -> tuple[list[pl.Expr], pl.Expr, pl.Expr]:
     st_total = _params_total("safetensors")
     gguf_total = _params_total("gguf")
     estimate = pl.col("cfg_params_estimate")
@@ -338,25 +318,18 @@ def _lineage(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def normalize_listing(
-    page: pl.DataFrame,
-    ctx: RunContext,
-    config_facts: pl.DataFrame | None = None,
-    card_facts: pl.DataFrame | None = None,
-) -> dict[str, pl.DataFrame]:
-    """One page of the listing (LISTING_SCHEMA) plus its parsed files -> the tidy frames, keyed by table.
-
-    Returns models, model_files, model_lineage, model_stats_history, model_versions and quarantine
-    (records without an id).
-    """
-    config_facts = config_facts if config_facts is not None else pl.DataFrame(schema=CONFIG_FACTS_SCHEMA)
-    card_facts = card_facts if card_facts is not None else pl.DataFrame(schema=CARD_FACTS_SCHEMA)
+def _without_id(page: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+    """Quarantine rows for records without an id."""
     no_id = page.filter(pl.col("id").str.strip_chars().fill_null("") == "")
-    quarantine = no_id.select(
+    return no_id.select(
         pl.lit(ctx.run_id).alias("run_id"), pl.lit(None, pl.String).alias("repo_id"), pl.lit("listing").alias("stage"),
         pl.lit("record without an id").alias("reason"),
         pl.concat_str(pl.lit("author="), pl.col("author").fill_null("?"), pl.lit(" sha="), pl.col("sha").fill_null("?")).alias("excerpt"),
     )  # fmt: skip
+
+
+def _with_facts(page: pl.DataFrame, config_facts: pl.DataFrame, card_facts: pl.DataFrame) -> pl.DataFrame:
+    """One row per repo id, with what its config.json and card say beside what the listing says."""
     frame = (
         page.with_columns(pl.col("id").str.strip_chars().alias("repo_id"))
         .filter(pl.col("repo_id").fill_null("") != "")
@@ -374,8 +347,10 @@ def normalize_listing(
         pl.coalesce(pl.col("cfg_quant_bits"), json_int(cfg.struct.field("quantization_config"), "$.bits")).alias("_quant_bits"),
     )
     params, effective, note = _params()
-    frame = frame.with_columns(params).with_columns(effective.alias("params_effective"), note.alias("params_note"))
-    lineage = _lineage(frame)
+    return frame.with_columns(params).with_columns(effective.alias("params_effective"), note.alias("params_note"))
+
+
+def _models(frame: pl.DataFrame, lineage: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
     parents = lineage.group_by("child_id").agg(pl.col("parent_id").unique().sort().alias("base_models"))
     gated = pl.col("gated").str.strip_chars().str.to_lowercase()
     tag_datasets = pl.col("tags").list.eval(
@@ -384,44 +359,68 @@ def normalize_listing(
         .str.slice(8)
         .str.strip_chars()
     )
-    models = (
-        frame.join(parents, left_on="repo_id", right_on="child_id", how="left")
-        .with_columns(
-            pl.coalesce(pl.col("author"), pl.col("repo_id").str.extract(r"^([^/]+)/", 1)).alias("author"),
-            _timestamp("createdAt").alias("created_at"),
-            _timestamp("lastModified").alias("last_modified"),
-            _count(pl.col("downloads")).alias("downloads"),
-            _count(pl.col("downloadsAllTime")).alias("downloads_all_time"),
-            _count(pl.col("likes")).alias("likes"),
-            _license().alias("license"),
-            pl.when(gated.is_in(["false", "auto", "manual"])).then(gated).when(gated == "true").then(pl.lit("auto")).alias("gated"),
-            to_bool(pl.col("private")).alias("private"),
-            to_bool(pl.col("disabled")).alias("disabled"),
-            *arch_class_columns(pl.col("model_type"), pl.col("architectures")),
-            pl.col("_params_source").alias("params_source"),
-            text_to_list(pl.col("_language_text")).list.unique(maintain_order=True).alias("languages"),
-            pl.concat_list(text_to_list(pl.col("_datasets_text")).fill_null([]), tag_datasets.fill_null([])).list.unique(maintain_order=True).alias("datasets"),
-            pl.col("base_models").fill_null([]),
-            pl.lit(ctx.run_id).alias("first_seen_run"),
-            pl.lit(ctx.run_id).alias("last_seen_run"),
-        )
+    return frame.join(parents, left_on="repo_id", right_on="child_id", how="left").with_columns(
+        pl.coalesce(pl.col("author"), pl.col("repo_id").str.extract(r"^([^/]+)/", 1)).alias("author"),
+        _timestamp("createdAt").alias("created_at"),
+        _timestamp("lastModified").alias("last_modified"),
+        _count(pl.col("downloads")).alias("downloads"),
+        _count(pl.col("downloadsAllTime")).alias("downloads_all_time"),
+        _count(pl.col("likes")).alias("likes"),
+        _license().alias("license"),
+        pl.when(gated.is_in(["false", "auto", "manual"])).then(gated).when(gated == "true").then(pl.lit("auto")).alias("gated"),
+        to_bool(pl.col("private")).alias("private"),
+        to_bool(pl.col("disabled")).alias("disabled"),
+        *arch_class_columns(pl.col("model_type"), pl.col("architectures")),
+        pl.col("_params_source").alias("params_source"),
+        text_to_list(pl.col("_language_text")).list.unique(maintain_order=True).alias("languages"),
+        pl.concat_list(text_to_list(pl.col("_datasets_text")).fill_null([]), tag_datasets.fill_null([])).list.unique(maintain_order=True).alias("datasets"),
+        pl.col("base_models").fill_null([]),
+        pl.lit(ctx.run_id).alias("first_seen_run"),
+        pl.lit(ctx.run_id).alias("last_seen_run"),
     )
+
+
+def _files(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
     files = frame.select("repo_id", pl.col("siblings")).explode("siblings").filter(pl.col("siblings").is_not_null())
-    files = files.select(
+    return files.select(
         "repo_id",
         pl.col("siblings").struct.field("rfilename").alias("path"),
         _count(pl.col("siblings").struct.field("size")).alias("size"),
         pl.lit(ctx.run_id).alias("run_id"),
     ).filter(pl.col("path").is_not_null()).unique(["repo_id", "path"], keep="last", maintain_order=True)
-    stats = models.select("repo_id", pl.lit(ctx.observed_on).alias("observed_on"), "downloads", "likes", pl.lit(ctx.run_id).alias("run_id"))
-    versions = models.filter(pl.col("sha").is_not_null()).select(
+
+
+def _stats(models: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+    return models.select("repo_id", pl.lit(ctx.observed_on).alias("observed_on"), "downloads", "likes", pl.lit(ctx.run_id).alias("run_id"))
+
+
+def _versions(models: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+    return models.filter(pl.col("sha").is_not_null()).select(
         "repo_id", "sha", pl.lit(ctx.run_id).alias("first_seen_run"), pl.lit(ctx.seen_at).dt.convert_time_zone("UTC").alias("first_seen_at")
     )
+
+
+def normalize_listing(
+    page: pl.DataFrame,
+    ctx: RunContext,
+    config_facts: pl.DataFrame | None = None,
+    card_facts: pl.DataFrame | None = None,
+) -> dict[str, pl.DataFrame]:
+    """One page of the listing (LISTING_SCHEMA) plus its parsed files -> the tidy frames, keyed by table.
+
+    Returns models, model_files, model_lineage, model_stats_history, model_versions and quarantine
+    (records without an id, counts out of range).
+    """
+    config_facts = config_facts if config_facts is not None else pl.DataFrame(schema=CONFIG_FACTS_SCHEMA)
+    card_facts = card_facts if card_facts is not None else pl.DataFrame(schema=CARD_FACTS_SCHEMA)
+    frame = _with_facts(page, config_facts, card_facts)
+    lineage = _lineage(frame)
+    models = _models(frame, lineage, ctx)
     return {
         "models": conform(models, MODELS_SCHEMA),
-        "model_files": conform(files, FILES_SCHEMA),
+        "model_files": conform(_files(frame, ctx), FILES_SCHEMA),
         "model_lineage": conform(lineage.with_columns(pl.lit(ctx.run_id).alias("run_id")), LINEAGE_SCHEMA),
-        "model_stats_history": conform(stats, STATS_SCHEMA),
-        "model_versions": conform(versions, VERSIONS_SCHEMA),
-        "quarantine": pl.concat([conform(quarantine, QUARANTINE_SCHEMA), _range_notes(frame, ctx.run_id)]),
+        "model_stats_history": conform(_stats(models, ctx), STATS_SCHEMA),
+        "model_versions": conform(_versions(models, ctx), VERSIONS_SCHEMA),
+        "quarantine": pl.concat([conform(_without_id(page, ctx), QUARANTINE_SCHEMA), _range_notes(frame, ctx.run_id)]),
     }

@@ -1,0 +1,231 @@
+"""One listing page, from the raw landing to the tidy frames the loader writes. Pure: files in, frames out.
+
+A page is a ``ListingSpan`` of the run's listing. ``normalize_page`` reads that span (only its own zstd frames),
+parses the config.json / README.md fetched for its models, carries forward the facts stored for the models whose
+files were not fetched this run, and normalizes it with Polars. It never opens the warehouse: what it needs of
+earlier runs was exported once per run into the run's staging folder (``RunFacts``) before any page was
+normalized, so a page can be normalized on any thread or Dask worker while the one writer writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from harvesters.landing import ListingSpan, RawRun
+from hubcensus.errors import HubcensusError
+from warehouse.normalize import mappings
+from warehouse.normalize.documents import CARD_FAILURES, DocumentError, card_lineage_fields, parse_card, parse_config
+from warehouse.normalize.listing import CARD_FACTS_SCHEMA, CONFIG_FACTS_SCHEMA, EXCERPT, RunContext, normalize_listing, read_page
+from warehouse.schemas import CARDS_SCHEMA, CONFIGS_SCHEMA, FETCH_SCHEMA, QUARANTINE_SCHEMA, conform
+
+CONFIG_FILE = "config.json"
+CARD_FILE = "README.md"
+STORED_CONFIGS_SCHEMA = {"sha": pl.String, **CONFIG_FACTS_SCHEMA}
+STORED_CARDS_SCHEMA = {"repo_id": pl.String, "sha": pl.String, "front_matter": pl.String}
+
+
+class PageError(HubcensusError):
+    """A run whose pages cannot be normalized (its context or staged facts are unreadable)."""
+
+
+# ------------------------------------------------------------------ the run's context
+def parse_ts(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        ts = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
+
+
+def run_context(run_id: str, manifest: dict[str, Any]) -> RunContext:
+    started = parse_ts(manifest.get("started_at"))
+    if started is None:
+        try:
+            started = dt.datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        except ValueError:
+            raise PageError(f"run {run_id!r}: run.json has no started_at and the run id carries no timestamp") from None
+    return RunContext(run_id=run_id, observed_on=started.date(), seen_at=started)
+
+
+# ------------------------------------------------------------------ what earlier runs left, staged once per run
+@dataclass(frozen=True)
+class RunFacts:
+    """The run's staged inputs besides its listing: its fetch outcomes and the facts stored before its load.
+
+    Files in ``directory`` (the run's staging folder), written by the loader before the first page:
+    ``fetches.parquet`` (last outcome per file), ``stored_configs.parquet``, ``stored_cards.parquet``.
+    Each page reads only its own repos' rows (a filtered scan), so memory follows the page, not the run.
+    """
+
+    directory: Path
+
+    @property
+    def fetches(self) -> Path:
+        return self.directory / "fetches.parquet"
+
+    @property
+    def stored_configs(self) -> Path:
+        return self.directory / "stored_configs.parquet"
+
+    @property
+    def stored_cards(self) -> Path:
+        return self.directory / "stored_cards.parquet"
+
+    def rows_for(self, path: Path, ids: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+        return pl.scan_parquet(path).join(ids.lazy().select(on).unique(), on=on, how="semi").collect()
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """What every page of a run needs besides its span: small and picklable (sent to Dask workers)."""
+
+    run: RawRun
+    ctx: RunContext
+    facts: RunFacts
+
+
+# ------------------------------------------------------------------ a page's fetched files
+@dataclass
+class FilePage:
+    configs: pl.DataFrame
+    cards: pl.DataFrame
+    config_facts: pl.DataFrame
+    card_facts: pl.DataFrame
+    quarantine: list[dict] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class _FileRows:
+    configs: list[dict] = field(default_factory=list)
+    cards: list[dict] = field(default_factory=list)
+    config_facts: list[dict] = field(default_factory=list)
+    card_facts: list[dict] = field(default_factory=list)
+    quarantine: list[dict] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+
+    def quarantined(self, repo_id: str, stage: str, reason: str, excerpt: bytes | str, status: str) -> None:
+        text = excerpt.decode("utf-8", "replace") if isinstance(excerpt, bytes) else excerpt
+        self.quarantine.append({"repo_id": repo_id, "stage": stage, "reason": reason, "excerpt": text[:EXCERPT]})
+        self.statuses[status] += 1
+
+
+def _add_config(rows: _FileRows, run_id: str, repo_id: str, sha: str, raw: bytes, formulas: dict[str, str]) -> None:
+    try:
+        row = parse_config(raw, formulas)
+    except DocumentError as exc:
+        rows.quarantined(repo_id, "config", str(exc), raw[:EXCERPT], "config:quarantined")
+        return
+    rows.quarantine.extend({"repo_id": repo_id, "stage": "config", "reason": note, "excerpt": None} for note in row.pop("notes", []))
+    rows.configs.append({"repo_id": repo_id, "sha": sha, **row, "run_id": run_id})
+    rows.config_facts.append({
+        "repo_id": repo_id, "cfg_model_type": row["model_type"], "cfg_architectures": row["architectures"],
+        "cfg_quant_method": row["quant_method"], "cfg_quant_bits": row["quant_bits"],
+        "cfg_params_estimate": row["params_estimate"], "cfg_params_formula": row["params_formula"],
+        "cfg_is_encoder_decoder": row["is_encoder_decoder"],
+    })  # fmt: skip
+    rows.statuses["config:ok"] += 1
+
+
+def _add_card(rows: _FileRows, run_id: str, repo_id: str, sha: str, raw: bytes) -> None:
+    row = parse_card(raw)
+    rows.cards.append({"repo_id": repo_id, "sha": sha, **row, "run_id": run_id})
+    rows.statuses[f"card:{row['parse_status']}"] += 1
+    if row["parse_status"] in CARD_FAILURES:
+        rows.quarantine.append({"repo_id": repo_id, "stage": "card", "reason": row["parse_error"], "excerpt": raw[:EXCERPT].decode("utf-8", "replace")})
+    elif row["front_matter"]:
+        rows.card_facts.append(_card_facts(repo_id, row["front_matter"]))
+
+
+def _card_facts(repo_id: str, front_matter: Any) -> dict:
+    return {"repo_id": repo_id, **{f"card_{k}": v for k, v in card_lineage_fields(front_matter).items()}}
+
+
+def parse_files(run: RawRun, page_fetches: pl.DataFrame, model_shas: dict[str, str | None], formulas: dict[str, str]) -> FilePage:
+    """Parse the page's fetched config.json / README.md (per document: only the few fetched files)."""
+    rows = _FileRows()
+    for repo_id, sha, path in page_fetches.filter(pl.col("status") == "ok").select("repo_id", "sha", "path").iter_rows():
+        sha = sha or model_shas.get(repo_id) or ""
+        try:
+            raw = run.file_path(repo_id, path).read_bytes()
+        except (OSError, ValueError) as exc:
+            rows.quarantined(repo_id, "fetch", f"{path} recorded as fetched but unreadable: {type(exc).__name__}", str(exc), f"{path}:unreadable")
+            continue
+        if path == CONFIG_FILE:
+            _add_config(rows, run.run_id, repo_id, sha, raw, formulas)
+        else:
+            _add_card(rows, run.run_id, repo_id, sha, raw)
+    return FilePage(
+        configs=pl.DataFrame(rows.configs, schema=CONFIGS_SCHEMA),
+        cards=pl.DataFrame(rows.cards, schema=CARDS_SCHEMA),
+        config_facts=pl.DataFrame(rows.config_facts, schema=CONFIG_FACTS_SCHEMA).unique("repo_id", keep="last"),
+        card_facts=pl.DataFrame(rows.card_facts, schema=CARD_FACTS_SCHEMA).unique("repo_id", keep="last"),
+        quarantine=[{"run_id": run.run_id, **q} for q in rows.quarantine],
+        statuses=rows.statuses,
+    )
+
+
+def carry_forward_facts(facts: RunFacts, ids: pl.DataFrame, files: FilePage) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Config and card facts for the page, with stored ones for repos whose files were not fetched this run.
+
+    An incremental run fetches files only for repos whose sha changed; the others keep what their
+    config.json and README.md said at that same sha (stored in model_configs / model_cards before this load).
+    """
+    stored_configs = facts.rows_for(facts.stored_configs, ids, ["repo_id", "sha"])
+    carried_configs = conform(stored_configs.join(files.config_facts.select("repo_id"), on="repo_id", how="anti"), CONFIG_FACTS_SCHEMA)
+    stored_cards = facts.rows_for(facts.stored_cards, ids, ["repo_id", "sha"])
+    stored_cards = stored_cards.join(files.card_facts.select("repo_id"), on="repo_id", how="anti")
+    carried_cards = pl.DataFrame(
+        [_card_facts(repo_id, front_matter) for repo_id, front_matter in stored_cards.select("repo_id", "front_matter").iter_rows()],
+        schema=CARD_FACTS_SCHEMA,
+    )
+    return pl.concat([files.config_facts, carried_configs]), pl.concat([files.card_facts, carried_cards])
+
+
+# ------------------------------------------------------------------ one page
+@dataclass
+class NormalizedPage:
+    """One listing page ready to write: normalized frames, its parsed files, which repos listed siblings.
+
+    Plain Polars frames, a list and a Counter: picklable, so a Dask worker can ship it back.
+    """
+
+    index: int
+    frames: dict[str, pl.DataFrame]
+    files: FilePage
+    has_siblings: pl.DataFrame
+
+    @property
+    def models(self) -> pl.DataFrame:
+        return self.frames["models"]
+
+
+def _page_ids(page: pl.DataFrame) -> pl.DataFrame:
+    return page.select(pl.col("id").str.strip_chars().alias("repo_id"), "sha").filter(pl.col("repo_id").is_not_null())
+
+
+def _has_siblings(page: pl.DataFrame) -> pl.DataFrame:
+    flags = page.select(pl.col("id").str.strip_chars().alias("repo_id"), pl.col("siblings").is_not_null().alias("known"))
+    return flags.filter("known").select("repo_id").unique()
+
+
+def normalize_page(plan: PagePlan, span: ListingSpan) -> NormalizedPage:
+    """Read one span of the listing and turn it, with its files and carried facts, into the tables' frames."""
+    run = plan.run
+    page, bad = read_page(run.read_span(span), span.first_line, run.run_id)
+    ids = _page_ids(page)
+    fetches = conform(plan.facts.rows_for(plan.facts.fetches, ids, ["repo_id"]), FETCH_SCHEMA)
+    files = parse_files(run, fetches, dict(ids.iter_rows()), mappings.params_formulas())
+    config_facts, card_facts = carry_forward_facts(plan.facts, ids, files)
+    frames = normalize_listing(page, plan.ctx, config_facts, card_facts)
+    quarantined = conform(pl.DataFrame(bad, schema=QUARANTINE_SCHEMA), QUARANTINE_SCHEMA)
+    frames["quarantine"] = pl.concat([quarantined, frames["quarantine"]])
+    return NormalizedPage(span.index, frames, files, _has_siblings(page))
