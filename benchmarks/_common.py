@@ -35,7 +35,7 @@ class Timer:
 def synthetic_listing_pages(n: int, seed: int, page: int = 1000) -> Iterator[list[bytes]]:
     """N listing lines (a synthetic Hub's bodies projected on the listing's expand fields), page by page."""
     from harvesters.replay.synthetic import SyntheticSnapshot
-    from warehouse.fixtures import listing_line
+    from harvesters.replay.fixtures import listing_line
 
     snapshot = SyntheticSnapshot(n, seed=seed, cache_size=0)
     lines: list[bytes] = []

@@ -33,7 +33,7 @@ def make_warehouse(data_dir: Path, n: int, seed: int) -> tuple[Path, dict]:
     from harvesters.landing import RawRun
     from harvesters.settings import DEMO_SNAPSHOT
     from harvesters.landing import DataDir
-    from warehouse.fixtures import MODEL_FILES, listing_line, snapshot_bodies
+    from harvesters.replay.fixtures import MODEL_FILES, listing_line, snapshot_bodies
     from warehouse.loading import load_raw_run
     from warehouse.reconcile import reconcile_warehouse
 

@@ -14,8 +14,6 @@ set; building the same date again replaces that date's set.
 
 from __future__ import annotations
 
-from hubcensus.errors import HubcensusError
-
 import json
 import os
 import shutil
@@ -25,6 +23,7 @@ from typing import Any
 
 import polars as pl
 
+from hubcensus.errors import HubcensusError
 from reports import changes, coverage, family_tree, reconciliation, sizes, taxonomy, timeline
 from reports.base import Context, Report, Table
 from reports.site import DATE_DIR, LATEST, LIST_SHOWN, TEMPLATES, _cell, environment, resolve_latest  # noqa: F401  (re-exported)
@@ -143,9 +142,30 @@ def update_latest(out_dir: Path) -> str | None:
 
 def build_reports(db_path: Path | str, out_dir: Path | str, run_id: str | None = None,
                   today: date | datetime | str | None = None) -> Path:
-    """Build every report from the warehouse at ``db_path`` into ``out_dir/<date>/``; return that directory."""
+    """Build every report from the warehouse at ``db_path`` into ``out_dir/<date>/``; return that directory.
+
+    The set is written into a staging folder beside it and swapped in whole: a reader never sees half a set.
+    """
     db_path, out_dir = Path(db_path), Path(out_dir)
     date_str = _as_date(today)
+    reports, catalog, run = _built_reports(db_path, run_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".{date_str}.building-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    try:
+        _write_set(staging, reports, catalog, run, date_str, db_path)
+        final = _publish(staging, out_dir / date_str)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    update_latest(out_dir)
+    return final
+
+
+def _built_reports(db_path: Path, run_id: str | None) -> tuple[list[Report], bool, dict | None]:
+    """Every builder's report, read from the marts through a sandboxed read-only connection."""
     if not db_path.is_file():
         raise ReportError(f"no warehouse at {db_path}: run `hubcensus refresh` (or `hubcensus demo`) first")
     try:
@@ -157,17 +177,13 @@ def build_reports(db_path: Path | str, out_dir: Path | str, run_id: str | None =
         missing = [m for m in REQUIRED_MARTS if not ctx.has(m)]
         if missing:
             raise ReportError(f"{db_path} lacks the marts {', '.join(missing)}: is the warehouse migrated and loaded?")
-        reports = [builder.build(ctx) for builder in BUILDERS]
-        catalog = ctx.catalog_loaded
-        run = ctx.run
+        return [builder.build(ctx) for builder in BUILDERS], ctx.catalog_loaded, ctx.run
     finally:
         con.close()
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = out_dir / f".{date_str}.building-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
+
+def _write_set(staging: Path, reports: list[Report], catalog: bool, run: dict | None, date_str: str, db_path: Path) -> None:
+    """Each report's page and data files, the index, summary.md and the set's manifest, into ``staging``."""
     built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     env = environment()
     common = dict(nav=reports, date=date_str, built_at=built_at, db_name=db_path.name, run=run, repo_columns=REPO_COLUMNS)
@@ -175,35 +191,33 @@ def build_reports(db_path: Path | str, out_dir: Path | str, run_id: str | None =
         "date": date_str, "built_at": built_at, "warehouse": str(db_path), "run": _jsonable(run),
         "catalog_loaded": catalog, "reports": [],
     }
-    try:
-        for report in reports:
-            files = [_write_table(staging, t) for t in report.tables]
-            html = env.get_template("report.html.j2").render(
-                report=report, current=report.slug, data_files={t.name for t in report.tables}, **common
-            )
-            (staging / f"{report.slug}.html").write_text(html, encoding="utf-8")
-            manifest["reports"].append({
-                "slug": report.slug, "title": report.title, "html": f"{report.slug}.html", "summary": report.summary,
-                "headline": _jsonable(report.headline), "notes": report.notes, "tables": files,
-            })
-        by_slug = {r.slug: r for r in reports}
-        index = env.get_template("index.html.j2").render(
-            reports=reports, current="", catalog_loaded=catalog, headline_line=_headline_line(by_slug), **common
+    for report in reports:
+        files = [_write_table(staging, t) for t in report.tables]
+        html = env.get_template("report.html.j2").render(
+            report=report, current=report.slug, data_files={t.name for t in report.tables}, **common
         )
-        (staging / "index.html").write_text(index, encoding="utf-8")
-        (staging / "summary.md").write_text(_summary_md(date_str, reports, run, built_at, db_path.name, catalog), encoding="utf-8")
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        final = out_dir / date_str
-        old = out_dir / f".{date_str}.old-{os.getpid()}"
-        if final.exists():
-            os.replace(final, old)
-        os.replace(staging, final)
-        if old.exists():
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    update_latest(out_dir)
+        (staging / f"{report.slug}.html").write_text(html, encoding="utf-8")
+        manifest["reports"].append({
+            "slug": report.slug, "title": report.title, "html": f"{report.slug}.html", "summary": report.summary,
+            "headline": _jsonable(report.headline), "notes": report.notes, "tables": files,
+        })
+    by_slug = {r.slug: r for r in reports}
+    index = env.get_template("index.html.j2").render(
+        reports=reports, current="", catalog_loaded=catalog, headline_line=_headline_line(by_slug), **common
+    )
+    (staging / "index.html").write_text(index, encoding="utf-8")
+    (staging / "summary.md").write_text(_summary_md(date_str, reports, run, built_at, db_path.name, catalog), encoding="utf-8")
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _publish(staging: Path, final: Path) -> Path:
+    """Swap the staged set in for ``final`` (two renames; the old set is removed after)."""
+    old = final.parent / f".{final.name}.old-{os.getpid()}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(staging, final)
+    if old.exists():
+        shutil.rmtree(old)
     return final
 
 

@@ -20,12 +20,14 @@ import subprocess
 
 from markupsafe import Markup, escape
 
+from hubcensus.errors import HubcensusError
+
 DOT_TIMEOUT_S = 120
 FONT = "DejaVu Sans"  # the report pages' matplotlib font: Debian installs it with graphviz's fontconfig deps
 INSTALL_HINT = "install Debian's graphviz (`apt-get install graphviz`, or `make graphviz`) and build the reports again"
 
 
-class DotUnavailable(RuntimeError):
+class DotUnavailable(HubcensusError, RuntimeError):
     """``dot`` is missing or failed: the message is one plain sentence for the page."""
 
 

@@ -86,7 +86,7 @@ def land_previous_run(data_dir: Path, scope: str) -> None:
     (new in RUN_ID), with RETIRED_ID (gone in RUN_ID), RELICENSED_ID under another licence, and other downloads."""
     import copy
 
-    from warehouse.fixtures import make_raw_run, snapshot_bodies
+    from harvesters.replay.fixtures import make_raw_run, snapshot_bodies
 
     bodies = snapshot_bodies(DEMO_SNAPSHOT)
     retired = copy.deepcopy(bodies[0])

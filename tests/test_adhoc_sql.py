@@ -10,7 +10,7 @@ import pytest
 
 from warehouse.adhoc import SQLError, SQLWriteRefused, example_queries, interactive_sql, run_sql
 from harvesters.landing import DataDir
-from warehouse.fixtures import make_raw_run
+from harvesters.replay.fixtures import make_raw_run
 from warehouse.loading import load_raw_run
 
 

@@ -17,7 +17,7 @@ from harvesters.landing import DataDir
 from warehouse.catalog import check_catalog, load_canonical_repos, load_catalog
 from warehouse.catalog.parse import COLUMNS, parse_row
 from warehouse.catalog.propose import propose
-from warehouse.fixtures import make_raw_run
+from harvesters.replay.fixtures import make_raw_run
 from warehouse.loading import load_raw_run
 from warehouse.matching import name_key
 from warehouse.reconcile import reconcile_warehouse

@@ -22,22 +22,22 @@ from flows.cli import app
 from harvesters.landing import DataDir, RawRun
 from harvesters.replay import ReplayHub
 from harvesters.settings import DEMO_SNAPSHOT
-from warehouse.fixtures import make_raw_run, snapshot_bodies
+from harvesters.replay.fixtures import make_raw_run, snapshot_bodies
 from warehouse.loading import load_raw_run, rebuild, table_contents
 
 DAYS = ("20250601T030000Z-day000", "20250602T030000Z-day001", "20250603T030000Z-day002")
 SCOPE = "listing:search=;author=;filter="
 
 
-def harvest_day(snapshot: Path, data_dir: Path, run_id: str, cache: Path) -> RawRun:
-    """One night: the replay Hub serves ``snapshot``, the real client lists it (expand fields, two pages) into a run."""
+def harvest_day(snapshot, data_dir: Path, run_id: str, cache: Path, page_size: int = 20) -> RawRun:
+    """One night: the replay Hub serves ``snapshot`` (a folder or a Snapshot), the real client lists it (expand fields) into a run."""
     from harvesters.harvest import land_listing
     from harvesters.hub import HubClient, ListingQuery
 
     day = f"{run_id[0:4]}-{run_id[4:6]}-{run_id[6:8]}T03:00:00+00:00"
-    with ReplayHub(snapshot, host="127.0.0.1", port=0, page_size=20) as hub:
+    with ReplayHub(snapshot, host="127.0.0.1", port=0, page_size=page_size) as hub:
         run = RawRun.create(data_dir, run_id, endpoint=hub.url, scope=SCOPE, file_scope="metadata", started_at=day)
-        land_listing(HubClient(hub.url, cache_dir=cache), run, ListingQuery(page_size=20))
+        land_listing(HubClient(hub.url, cache_dir=cache), run, ListingQuery(page_size=page_size))
     run.write_manifest(status="complete", finished_at=day)
     return run
 
@@ -162,6 +162,21 @@ def test_changes_between_two_days_equal_the_raw_listings_difference(nights):
     ).fetchall():
         value = FIELDS[(change, field)]
         assert (before, after) == (value(old[repo_id]), value(new[repo_id])), repo_id
+
+
+def test_changes_between_two_days_of_the_synthetic_hub_equal_its_listings_difference(tmp_path):
+    """The replay Hub's own drift (``replay-hub --synthetic N --day D``): new, deleted and re-committed models."""
+    from harvesters.replay.synthetic import SyntheticSnapshot
+
+    data = DataDir(tmp_path / "data")
+    run_ids = ("20251201T030000Z-syn000", "20251202T030000Z-syn001")
+    runs = [harvest_day(SyntheticSnapshot(5000, seed=3, day=d), data.root, run_id, tmp_path, page_size=1000) for d, run_id in enumerate(run_ids)]
+    for run in runs:
+        load_raw_run(data.warehouse, run.root)
+    expected = listing_difference(runs[0], runs[1])
+    assert {c for _, c, _ in expected} >= {"new", "deleted", "sha_changed"}
+    with duckdb.connect(str(data.warehouse), read_only=True) as con:
+        assert recorded(con, run_ids[1]) == expected
 
 
 def test_the_first_run_records_nothing_and_a_restored_repo_is_restored(nights):

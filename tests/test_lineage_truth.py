@@ -10,7 +10,7 @@ from harvesters.aliases import named_parents, resolve_aliases, unlisted_parents
 from harvesters.hub import HubClient
 from harvesters.landing import DataDir
 from warehouse.database import open_warehouse
-from warehouse.fixtures import make_raw_run
+from harvesters.replay.fixtures import make_raw_run
 from warehouse.loading import load_raw_run, table_contents
 from warehouse.state import unknown_ids
 

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from harvesters.landing import DataDir
-from warehouse.fixtures import make_raw_run, snapshot_bodies
+from harvesters.replay.fixtures import make_raw_run, snapshot_bodies
 from warehouse.loading import load_raw_run
 from warehouse.normalize.documents import CARD_FAILURES
 from warehouse.normalize.mappings import arch_classes

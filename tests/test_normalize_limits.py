@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from harvesters.landing import DataDir
-from warehouse.fixtures import make_raw_run
+from harvesters.replay.fixtures import make_raw_run
 from warehouse.loading import load_raw_run
 from warehouse.normalize.documents import CARD_FAILURES, MAX_CARD_BYTES, MAX_FRONT_MATTER_BYTES, parse_card, parse_config
 from warehouse.normalize.mappings import params_formulas

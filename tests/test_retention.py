@@ -13,7 +13,7 @@ from flows.cli import app
 from harvesters.landing import DataDir, RawRun
 from hubcensus.errors import InvalidInput
 from warehouse.database import open_warehouse
-from warehouse.fixtures import make_raw_run, snapshot_bodies
+from harvesters.replay.fixtures import make_raw_run, snapshot_bodies
 from warehouse.loading import LoadError, rebuild
 from warehouse.retention import plan_prune
 

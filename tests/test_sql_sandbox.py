@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from harvesters.landing import DataDir
 from warehouse.adhoc import SQLError, SQLWriteRefused, run_sql
 from warehouse.database import open_warehouse
-from warehouse.fixtures import make_raw_run
+from harvesters.replay.fixtures import make_raw_run
 from warehouse.loading import load_raw_run
 
 SECRET = "hunter2-canary"

@@ -9,7 +9,7 @@ import pytest
 
 from harvesters.landing import DataDir
 from warehouse.database import open_warehouse
-from warehouse.fixtures import make_raw_run, snapshot_bodies
+from harvesters.replay.fixtures import make_raw_run, snapshot_bodies
 from warehouse.loading import LoadError, load_raw_run, rebuild, table_contents
 
 RUN1 = "20250101T060000Z-aaaaaa"

@@ -21,7 +21,7 @@ from harvesters.landing import DataDir
 from warehouse import database
 from warehouse.adhoc import interactive_sql
 from warehouse.database import WarehouseError, WarehouseLocked, open_warehouse
-from warehouse.fixtures import make_raw_run
+from harvesters.replay.fixtures import make_raw_run
 from warehouse.loading import load_raw_run
 
 ROOT = Path(__file__).resolve().parent.parent

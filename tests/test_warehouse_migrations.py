@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from warehouse.database import WarehouseError, WarehouseNotFound, current_version, migrate, migrations, open_warehouse, pending
-from warehouse.fixtures import make_raw_run
+from harvesters.replay.fixtures import make_raw_run
 from warehouse.loading import load_raw_run
 
 V1 = Path(__file__).resolve().parent / "data" / "warehouse_v1.duckdb"

@@ -17,7 +17,7 @@ import pytest
 
 from harvesters.landing import DataDir
 from warehouse.database import open_warehouse
-from warehouse.fixtures import DEMO_SNAPSHOT, make_raw_run, snapshot_bodies
+from harvesters.replay.fixtures import DEMO_SNAPSHOT, make_raw_run, snapshot_bodies
 from warehouse.loading import LoadError, load_raw_run, load_run, rebuild, stage_run_facts, table_contents, write_run
 from warehouse.normalize.listing import PAGE_BYTES, read_page
 from warehouse.pages import normalize_page

@@ -133,6 +133,8 @@ def match_catalog(
     """Candidate (catalog entry, repo) pairs with method, confidence, evidence and note.
 
     ``models`` needs repo_id, author, model_type, base_models; ``lineage`` child_id, parent_id (optional).
+    Evidence comes first from the repos themselves (curated ids, names, model types); then repos derived
+    from a repo an entry already holds join it through lineage, and everything is scored again.
     """
     canonical = load_canonical_repos() if canonical is None else canonical
     hub_orgs = load_hub_orgs() if hub_orgs is None else hub_orgs
@@ -141,8 +143,17 @@ def match_catalog(
         repo_lc=pl.col("repo_id").str.to_lowercase(),
         org=pl.coalesce(pl.col("repo_id").str.extract(r"^([^/]+)/", 1), pl.col("author")).str.to_lowercase(),
     )
-    ev = []  # frames of (catalog_name, repo_id, method, detail)
+    ev = _direct_evidence(e, m)
+    scored = _score(ev, m, e["orgs"])
+    lin = _lineage_evidence(e, m, scored, lineage)
+    if lin.height:
+        scored = _score(pl.concat([ev, lin]), m, e["orgs"])
+    return _resolve_ambiguity(scored)
 
+
+def _direct_evidence(e: dict[str, pl.DataFrame], m: pl.DataFrame) -> pl.DataFrame:
+    """(catalog_name, repo_id, method, detail) from the repos themselves: curated ids, names, model types."""
+    ev = []
     # curated, by case-insensitive id (the Hub resolves ids case-insensitively)
     cur = e["curated"].with_columns(repo_lc=pl.col("repo_id").str.to_lowercase()).drop("repo_id")
     ev.append(cur.join(m.select("repo_id", "repo_lc"), on="repo_lc").select(
@@ -168,9 +179,11 @@ def match_catalog(
         .otherwise(pl.format("model_type {} is shared by {}", pl.col("model_type"), pl.col("claimants").list.sort().list.join(", "))),
     ))
 
-    scored = _score(pl.concat(ev), m, e["orgs"])
+    return pl.concat(ev)
 
-    # lineage: children of a repo the entry holds (curated canonical, or matched >= BET)
+
+def _lineage_evidence(e: dict[str, pl.DataFrame], m: pl.DataFrame, scored: pl.DataFrame, lineage: pl.DataFrame | None) -> pl.DataFrame:
+    """Children of a repo the entry holds (curated canonical, or matched >= BET), as lineage evidence."""
     edges = m.select(child_id="repo_id", parent_id="base_models").explode("parent_id").drop_nulls("parent_id")
     if lineage is not None and lineage.height:
         edges = pl.concat([edges, lineage.select("child_id", "parent_id")]).unique()
@@ -180,11 +193,7 @@ def match_catalog(
     ]).with_columns(parent_lc=pl.col("parent_id").str.to_lowercase()).unique(["catalog_name", "parent_lc"])
     kids = edges.with_columns(parent_lc=pl.col("parent_id").str.to_lowercase()).join(held.drop("parent_id"), on="parent_lc")
     kids = kids.join(m.select(child_id="repo_id"), on="child_id").filter(pl.col("child_id").str.to_lowercase() != pl.col("parent_lc"))
-    lin = kids.select("catalog_name", repo_id="child_id", method=pl.lit("lineage"), detail=pl.format("derived from {}", pl.col("parent_id")))
-    if lin.height:
-        base_ev = pl.concat(ev)
-        scored = _score(pl.concat([base_ev, lin]), m, e["orgs"])
-    return _resolve_ambiguity(scored)
+    return kids.select("catalog_name", repo_id="child_id", method=pl.lit("lineage"), detail=pl.format("derived from {}", pl.col("parent_id")))
 
 
 def _score(ev: pl.DataFrame, m: pl.DataFrame, orgs: pl.DataFrame) -> pl.DataFrame:

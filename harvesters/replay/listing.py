@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harvesters.replay.snapshot import Snapshot
+from hubcensus.errors import HubcensusError
 
 # The Hub's listing entry when no expand/full is asked.
 DEFAULT_LISTING_FIELDS: tuple[str, ...] = (
@@ -47,7 +48,7 @@ TEXT_SORTS = frozenset({"createdAt", "lastModified"})
 SORT_FIELDS = NUMERIC_SORTS | TEXT_SORTS
 
 
-class BadQuery(ValueError):
+class BadQuery(HubcensusError, ValueError):
     """A query parameter the Hub would answer with 400."""
 
 

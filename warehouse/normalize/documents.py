@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from hubcensus.errors import HubcensusError
+
 MAX_NODES = 200_000  # a YAML alias bomb expands past this when walked: refuse it
 MAX_DEPTH = 64
 # Size caps, checked before anything is decoded or parsed (pure-Python YAML reads ~50-100 KB/s here; a
@@ -36,7 +38,7 @@ DIM_RANGES: dict[str, tuple[int, int]] = {
 MAX_PARAMS = 10**15  # a thousand times the largest models of 2026
 
 
-class DocumentError(ValueError):
+class DocumentError(HubcensusError, ValueError):
     """A document that cannot be parsed; the message is the one-line reason kept in quarantine."""
 
 
