@@ -23,6 +23,8 @@ from harvesters.scope import SETTLED, ListedModel
 from harvesters.settings import FETCH_CONCURRENCY, MODEL_FILES
 from hubcensus import progress
 
+QUEUED_PER_WORKER = 4  # fetches submitted ahead per worker: enough to keep them busy, never the whole run
+
 
 @dataclass(frozen=True)
 class FileTarget:
@@ -124,9 +126,17 @@ def fetch_files(
         return statuses
     started = time.monotonic()
     progress.start("files", total=len(todo), unit="files")
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fetch")
+    workers = max(1, concurrency)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+    queued = iter(todo)
+    pending: set = set()
+
+    def top_up() -> None:  # a bounded window: each wait() costs O(pending), so pending must not grow with the run
+        while len(pending) < workers * QUEUED_PER_WORKER and (target := next(queued, None)) is not None:
+            pending.add(pool.submit(fetch_one, client, run, target))
+
     try:
-        pending = {pool.submit(fetch_one, client, run, target) for target in todo}
+        top_up()
         number = 0
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -142,6 +152,7 @@ def fetch_files(
                     progress.advance("files", number, len(todo), unit="files")
             if stopped:
                 raise stopped[0]  # RunStopped: everything settled before it is recorded
+            top_up()
     except BaseException:
         client.stop()  # wake the workers waiting on the limiter; queued fetches are dropped
         raise
