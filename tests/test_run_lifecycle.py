@@ -23,8 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def start_refresh(hub_url: str, data_dir: Path, prefect_home: Path, *extra: str) -> subprocess.Popen:
+def start_refresh(hub_url: str, data_dir: Path, prefect_home: Path, *extra: str, api_url: str | None = None) -> subprocess.Popen:
+    """``hubcensus refresh`` in its own process: with its own ephemeral Prefect server, or ``api_url``'s."""
     env = {**os.environ, "PREFECT_HOME": str(prefect_home)}
+    if api_url is not None:
+        env["PREFECT_API_URL"] = api_url
     args = [sys.executable, "-m", "flows.cli", "refresh", "--endpoint", hub_url, "--data-dir", str(data_dir), "--scope", "all", *extra]
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -85,11 +88,12 @@ def test_a_run_killed_mid_fetch_resumes_without_asking_again_for_what_it_settled
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_stops_a_run_waiting_on_the_hub_promptly_and_marks_it_failed(replay_hub, tmp_path, sig):
+def test_a_signal_stops_a_run_waiting_on_the_hub_promptly_and_marks_it_failed(replay_hub, tmp_path, sig, prefect_harness):
     hub = replay_hub()
     hub.faults = FaultPlan([FaultRule.rate_limited(path="/resolve/", times=None, retry_after=250)])
     data_dir, home = tmp_path / "data", tmp_path / "prefect"
-    process = start_refresh(hub.url, data_dir, home)
+    # SIGTERM with the process's own ephemeral server (it must stop with it); SIGINT on the session's server
+    process = start_refresh(hub.url, data_dir, home, api_url=prefect_harness if sig == signal.SIGINT else None)
     try:
         wait_for(lambda: any(r.get("status") == 429 for r in hub.requests), what="a 429")
         time.sleep(1)
