@@ -55,8 +55,8 @@ from warehouse.pages import (
 )
 from warehouse.schemas import FETCH_SCHEMA, MODELS_SCHEMA, QUARANTINE_SCHEMA, conform
 
-PAGES_IN_FLIGHT = 2  # 32 MB pages: fits 2 GiB with the writer and Prefect (benchmarks/README.md)
-WRITER_MEMORY = "512MB"  # DuckDB's buffer pool during a load: beyond it DuckDB evicts or spills, RSS stays flat
+PAGES_IN_FLIGHT = 2  # 32 MB pages: ~70 MB each once normalized (benchmarks/README.md)
+WRITER_MEMORY = "2GB"  # DuckDB's cap during a load: pages beyond it are evicted or spilled; what it cannot evict (the primary-key indexes a first load builds) must fit: 512MB failed at 1.67M models
 CORE_TABLES = (
     "models", "model_configs", "model_cards", "model_files", "model_lineage",
     "model_stats_history", "model_versions", "harvest_runs", "quarantine", "file_fetches", "model_changes",
