@@ -121,6 +121,20 @@ def _newest_set(out_dir: Path) -> str | None:
     return dates[-1] if dates else None
 
 
+def _remove_ours(out_dir: Path, path: Path) -> None:
+    """Delete a folder this module made directly inside ``out_dir``, checked on the resolved paths first.
+
+    ``out_dir`` may be an operator's ``--out`` folder: nothing outside it, and nothing in it that is not a report
+    set or its staging, is ever removed.
+    """
+    target = path.resolve()
+    if path.is_symlink() or target.parent != out_dir.resolve():
+        raise ReportError(f"refusing to delete {path}: not a folder of ours directly inside {out_dir}")
+    if target.name == LATEST and not (target / MANIFEST).is_file():
+        raise ReportError(f"refusing to replace {path}: a folder that is not a report set (no {MANIFEST}); move it away")
+    shutil.rmtree(target)
+
+
 def update_latest(out_dir: Path) -> str | None:
     """Point ``latest`` at the newest dated set: a relative symlink, else a text file naming it."""
     newest = _newest_set(out_dir)
@@ -135,7 +149,7 @@ def update_latest(out_dir: Path) -> str | None:
     except (OSError, NotImplementedError):
         tmp.write_text(newest + "\n", encoding="utf-8")
     if link.is_dir() and not link.is_symlink():
-        shutil.rmtree(link)
+        _remove_ours(out_dir, link)
     os.replace(tmp, link)
     return newest
 
@@ -152,7 +166,7 @@ def build_reports(db_path: Path | str, out_dir: Path | str, run_id: str | None =
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".{date_str}.building-{os.getpid()}"
     if staging.exists():
-        shutil.rmtree(staging)
+        _remove_ours(out_dir, staging)
     staging.mkdir()
     try:
         _write_set(staging, reports, catalog, run, date_str, db_path)
@@ -217,7 +231,7 @@ def _publish(staging: Path, final: Path) -> Path:
         os.replace(final, old)
     os.replace(staging, final)
     if old.exists():
-        shutil.rmtree(old)
+        _remove_ours(final.parent, old)
     return final
 
 

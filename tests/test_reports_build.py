@@ -314,6 +314,18 @@ def test_latest_follows_the_newest_date_and_rebuilds_replace(built, rebuilt):
     assert sorted(p.name for p in rebuilt.iterdir()) == ["2025-02-01", "2025-03-02", "latest"]
 
 
+def test_a_latest_folder_that_is_not_a_report_set_is_never_deleted(built, tmp_path):
+    """``--out`` may name an operator's folder: its own ``latest`` directory survives, the build says why."""
+    db, _ = built
+    out = tmp_path / "operators-folder"
+    canary = out / "latest" / "keep.txt"
+    canary.parent.mkdir(parents=True)
+    canary.write_text("mine")
+    with pytest.raises(ReportError, match="not a report set"):
+        build_reports(db, out, today="2025-03-02")
+    assert canary.read_text() == "mine"
+
+
 def test_domain_errors(tmp_path):
     with pytest.raises(ReportError, match="no warehouse"):
         build_reports(tmp_path / "nope.duckdb", tmp_path / "r")
