@@ -23,6 +23,8 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from warehouse.database import has_table
+
 CHANGE_KINDS = (
     "new", "deleted", "restored", "sha_changed", "license_changed",
     "params_changed", "arch_changed", "gated_changed", "renamed",
@@ -115,10 +117,6 @@ def record_deletions(con: duckdb.DuckDBPyConnection, run_id: str, day: date) -> 
     ).fetchall()[0][0]
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'", [name]).fetchall()[0][0])
-
-
 def record_renames_from_aliases(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
     """Fold ``new`` + ``deleted`` into ``renamed`` where ``model_aliases`` (migration 041) says an old id now
     resolves to a repo this run found new; a no-op while that table does not exist.
@@ -126,7 +124,7 @@ def record_renames_from_aliases(con: duckdb.DuckDBPyConnection, run_id: str) -> 
     The old id must be a model an older run listed and this run did not; one row per new id (its most
     recently listed alias).
     """
-    if not _has_table(con, "model_aliases"):
+    if not has_table(con, "model_aliases"):
         return 0
     renames = con.sql(
         """

@@ -78,11 +78,15 @@ def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the warehouse has table ``name`` (an old or half-made file may lack one)."""
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'", [name]
+    ).fetchall()[0][0])
+
+
 def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_version' AND schema_name = 'main'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not has_table(con, "schema_version"):
         return set()
     return {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
 

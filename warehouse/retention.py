@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from harvesters.landing import DataDir, RawRun
 from hubcensus.errors import InvalidInput
-from warehouse.database import open_warehouse, transaction
+from warehouse.database import has_table, open_warehouse, transaction
 
 
 @dataclass
@@ -36,8 +36,7 @@ def _loaded_runs(data: DataDir) -> set[str]:
         return set()
     con = open_warehouse(data.warehouse, read_only=True)
     try:
-        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'harvest_runs'").fetchall()[0][0]
-        return {r[0] for r in con.execute("SELECT run_id FROM harvest_runs").fetchall()} if exists else set()
+        return {r[0] for r in con.execute("SELECT run_id FROM harvest_runs").fetchall()} if has_table(con, "harvest_runs") else set()
     finally:
         con.close()
 
