@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode
 
+import orjson
+
 from harvesters.replay.listing import BadQuery, ListingIndex, ListingQuery, parse_expand, project
 from harvesters.replay.snapshot import Snapshot, clean_segment, is_repo_segment
 
@@ -40,8 +42,18 @@ class Response:
     body: bytes = b""
 
 
+def json_bytes(payload: Any) -> bytes:
+    """Compact UTF-8 JSON, as the Hub sends it. orjson serves a listing page ~10x faster than the stdlib (a
+    1000-model page is ~3.6 MB); like the Hub's JSON.stringify it writes NaN as null. Integers beyond 64 bits,
+    which it refuses, go through the stdlib."""
+    try:
+        return orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    body = json_bytes(payload)
     return Response(status, {"Content-Type": JSON_TYPE, **(headers or {})}, body)
 
 

@@ -161,6 +161,7 @@ class SyntheticSnapshot:
         self._org_cache: OrderedDict[int, list[tuple[str, int]]] = OrderedDict()
         self._body_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cache_size = cache_size
+        self._last_org = (0, 0, 0)  # (start, stop, org) of the org id_at read last; one tuple, swapped whole
 
     def __repr__(self) -> str:
         return f"SyntheticSnapshot(n={self.n}, seed={self.seed}, day={self.day}, templates={len(self._templates)})"
@@ -214,11 +215,15 @@ class SyntheticSnapshot:
         return self.n + self.added
 
     def id_at(self, index: int) -> str:
-        low, high = 0, self.orgs - 1  # the last org whose start is <= index
-        while low < high:
-            mid = (low + high + 1) // 2
-            low, high = (mid, high) if self._start(mid) <= index else (low, mid - 1)
-        return self._org(low)[index - self._start(low)].repo_id
+        start, stop, org = self._last_org
+        if not start <= index < stop:  # a listing page walks consecutive ids: usually the org asked last
+            low, high = 0, self.orgs - 1  # the last org whose start is <= index
+            while low < high:
+                mid = (low + high + 1) // 2
+                low, high = (mid, high) if self._start(mid) <= index else (low, mid - 1)
+            start, stop, org = self._start(low), self._start(low + 1) if low + 1 < self.orgs else len(self), low
+            self._last_org = (start, stop, org)
+        return self._org(org)[index - start].repo_id
 
     def _locate(self, repo_id: str) -> _Member | None:
         """The member behind a synthetic id; None if it is not one of ours (deleted ones included)."""
