@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import quote, unquote
 
+import orjson
 import zstandard
 
 from hubcensus.errors import HubcensusError, InvalidInput
@@ -521,10 +522,9 @@ class RawRun:
     def iter_models(self) -> Iterator[Any]:
         """Each listing line, parsed; a line that is not JSON is skipped (normalization quarantines it)."""
         for line in self.iter_listing_lines():
-            try:
-                yield json.loads(line)
-            except (ValueError, RecursionError):
-                continue
+            model = parse_line(line)
+            if model is not UNPARSED:
+                yield model
 
     # ---- files
     def land_file(self, repo_id: str, path: str, content: bytes) -> Path:
@@ -555,6 +555,21 @@ class RawRun:
                 except (ValueError, KeyError, TypeError):
                     continue
         return outcomes
+
+
+UNPARSED = object()
+
+
+def parse_line(line: bytes) -> Any:
+    """One listing line, parsed (``UNPARSED`` if it is not JSON). orjson is ~2x the stdlib, and the harvest
+    reads the listing more than once; what it refuses (NaN, integers beyond 64 bits) the stdlib still reads."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(line)
+        except (ValueError, RecursionError):
+            return UNPARSED
 
 
 def _line_spans(path: Path, page_bytes: int) -> list[ListingSpan]:

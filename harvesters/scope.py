@@ -29,14 +29,15 @@ class ListedModel:
     siblings: frozenset[str] | None = None  # file names the listing says the repo has; None: it did not say
 
     @classmethod
-    def read(cls, entry: Any) -> "ListedModel | None":
+    def read(cls, entry: Any, siblings: bool = True) -> "ListedModel | None":
+        """``siblings=False`` skips the file names: the costly part, and needed only for models in scope."""
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"].strip():
             return None
         sha, author, downloads = entry.get("sha"), entry.get("author"), entry.get("downloads")
-        siblings = entry.get("siblings")
+        listed = entry.get("siblings") if siblings else None
         names = None
-        if isinstance(siblings, list):
-            names = frozenset(s["rfilename"] for s in siblings if isinstance(s, dict) and isinstance(s.get("rfilename"), str))
+        if isinstance(listed, list):
+            names = frozenset(s["rfilename"] for s in listed if isinstance(s, dict) and isinstance(s.get("rfilename"), str))
         return cls(
             id=entry["id"].strip(),
             sha=sha if isinstance(sha, str) else None,
@@ -85,19 +86,27 @@ def select_models(listing: Callable[[], Iterable[Any]], scope: FileScope) -> Ite
     terms = [t.lower() for t in scope.search]
     best: list[tuple[int, str, int, int, ListedModel]] = []  # (downloads, id, -position, position, model): a min-heap
     chosen: dict[str, tuple[int, ListedModel]] = {}
-    for position, model in enumerate(listed_models(listing())):
-        if top_n:
-            entry = (model.downloads, model.id, -position, position, model)
-            if len(best) < top_n:
-                heapq.heappush(best, entry)
-            elif entry > best[0]:
-                heapq.heapreplace(best, entry)
-        if (
+    for position, entry in enumerate(listing()):
+        model = ListedModel.read(entry, siblings=False)
+        if model is None:
+            continue
+        wanted = (
             scope.everything
             or model.id in scope.repo_ids
             or model.owner in authors
             or any(term in model.id.lower() for term in terms)
-        ):
+        )
+        ranks = bool(top_n) and (len(best) < top_n or (model.downloads, model.id, -position) > best[0][:3])
+        if not (wanted or ranks):
+            continue
+        model = ListedModel.read(entry)  # now with its file names: only the models that may be fetched
+        if ranks:
+            item = (model.downloads, model.id, -position, position, model)
+            if len(best) < top_n:
+                heapq.heappush(best, item)
+            else:
+                heapq.heapreplace(best, item)
+        if wanted:
             chosen.setdefault(model.id, (position, model))
     for _, repo_id, _, position, model in sorted(best, key=lambda entry: entry[3]):
         if repo_id not in chosen or chosen[repo_id][0] > position:
