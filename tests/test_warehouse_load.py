@@ -223,6 +223,21 @@ def test_runs_over_time_history_versions_and_order(data_dir):
     assert rebuild(data_dir, run_id=b.run_id)[b.run_id]["models"] == 0  # older than the row: not overwritten
 
 
+def test_a_repo_on_two_pages_keeps_one_history_row_each_with_the_later_page(data_dir):
+    """model_stats_history and model_versions have no key (migration 061): the loader keeps them unique."""
+    db = DataDir(data_dir).warehouse
+    filler = [_body(f"o/f{i}", f"f{i}", i) for i in range(6)]
+    run = make_raw_run(data_dir, "20250101T060000Z-aaaaaa", bodies=[_body("o/m", "s1", 10), *filler, _body("o/m", "s1", 12)], files={}, page_size=2)
+    for _ in range(2):  # and loading it again adds nothing
+        load_raw_run(db, run.root, page_bytes=1)  # one zstd frame (two lines) per page: o/m is on pages 0 and 3
+    con = open_warehouse(db, read_only=True)
+    assert rows(con, "SELECT downloads FROM model_stats_history WHERE repo_id = 'o/m'") == [(12,)]
+    assert rows(con, "SELECT sha, first_seen_run FROM model_versions WHERE repo_id = 'o/m'") == [("s1", run.run_id)]
+    assert rows(con, "SELECT count(*), count(DISTINCT repo_id) FROM model_stats_history") == [(7, 7)]
+    assert rows(con, "SELECT count(*) FROM model_versions") == [(7,)]
+    con.close()
+
+
 def test_load_errors_are_typed(data_dir, tmp_path):
     with pytest.raises(LoadError):
         load_raw_run(DataDir(data_dir).warehouse, tmp_path / "nowhere")

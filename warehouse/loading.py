@@ -13,7 +13,8 @@ Idempotent: loading the same run again leaves every table's content unchanged. K
 
 - ``models``, ``model_files``, ``model_lineage`` reflect each repo's newest run: a run older than the
   one a repo was last loaded from does not overwrite it (it can only move ``first_seen_run`` back).
-- ``model_stats_history``: one row per (repo, UTC day of the run); the latest run of the day wins.
+- ``model_stats_history``: one row per (repo, UTC day of the run); the latest run of the day wins. It and
+  ``model_versions`` have no index (they grow with the Hub): a run's rows are staged, then merged once (``merge_history``).
 - ``model_versions``: one row per (repo, sha), first seen = the earliest run that listed it.
 - ``model_configs`` / ``model_cards``: one row per (repo, sha fetched at), from the newest run.
 - ``quarantine``: the run's rows are replaced; ``harvest_runs``: the run's row is upserted.
@@ -299,14 +300,58 @@ def _upsert_frame(w: PageWrite, table: str, frame: pl.DataFrame, key: tuple[str,
     return {table: frame.height}
 
 
-def write_stats(w: PageWrite) -> dict[str, int]:
-    return _upsert_frame(w, "model_stats_history", w.page.frames["model_stats_history"], ("repo_id", "observed_on"),
-                         "excluded.run_id >= model_stats_history.run_id")  # fmt: skip
+def stage_history(w: PageWrite) -> dict[str, int]:
+    """The page's stats and versions rows join the run's staged rows; ``merge_history`` writes them once per run.
+
+    Per page they would need a keyed upsert into tables that grow with the Hub (an ART index the load cannot
+    evict, or a scan of the table per page); per run it is one hash join each."""
+    for table, staged in HISTORY_STAGES.items():
+        frame = w.page.frames[table].with_columns(page=pl.lit(w.page.index, pl.Int32))
+        page_rows = arrow(frame)  # noqa: F841 - read by name in the SQL
+        w.con.execute(f"INSERT INTO {staged} ({_cols(frame.schema)}) SELECT {_cols(frame.schema)} FROM page_rows")
+    return {}
 
 
-def write_versions(w: PageWrite) -> dict[str, int]:
-    return _upsert_frame(w, "model_versions", w.page.frames["model_versions"], ("repo_id", "sha"),
-                         "excluded.first_seen_run < model_versions.first_seen_run")  # fmt: skip
+HISTORY_STAGES = {"model_stats_history": "staged_stats", "model_versions": "staged_versions"}
+
+
+def stage_history_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty temporary tables for the run's history rows (this connection only; spilled to disk if need be)."""
+    for table, staged in HISTORY_STAGES.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT *, 0::INTEGER AS page FROM {table} LIMIT 0")
+
+
+def merge_history(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The run's staged history rows, merged as the keyed upserts they replace would have left them.
+
+    ``model_stats_history`` (repo_id, observed_on): the latest run of the day wins (within a run, its latest
+    page). ``model_versions`` (repo_id, sha): the earliest run that listed the sha."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE merging_stats AS SELECT DISTINCT ON (repo_id, observed_on) "
+        "repo_id, observed_on, downloads, likes, run_id FROM staged_stats ORDER BY repo_id, observed_on, page DESC"
+    )
+    con.execute(
+        "DELETE FROM model_stats_history h USING merging_stats r "
+        "WHERE h.repo_id = r.repo_id AND h.observed_on = r.observed_on AND h.run_id <= r.run_id"
+    )
+    stats = con.execute(
+        "INSERT INTO model_stats_history SELECT r.* FROM merging_stats r "
+        "ANTI JOIN model_stats_history h ON h.repo_id = r.repo_id AND h.observed_on = r.observed_on"
+    ).fetchone()[0]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE merging_versions AS SELECT DISTINCT ON (repo_id, sha) "
+        "repo_id, sha, first_seen_run, first_seen_at FROM staged_versions ORDER BY repo_id, sha, first_seen_run, page"
+    )
+    earlier = con.execute(
+        "UPDATE model_versions v SET first_seen_run = r.first_seen_run, first_seen_at = r.first_seen_at "
+        "FROM merging_versions r WHERE v.repo_id = r.repo_id AND v.sha = r.sha AND r.first_seen_run < v.first_seen_run"
+    ).fetchone()[0]
+    versions = earlier + con.execute(
+        "INSERT INTO model_versions SELECT r.* FROM merging_versions r ANTI JOIN model_versions v USING (repo_id, sha)"
+    ).fetchone()[0]
+    for temp in (*HISTORY_STAGES.values(), "merging_stats", "merging_versions"):
+        con.execute(f"DROP TABLE {temp}")
+    return {"model_stats_history": stats, "model_versions": versions}
 
 
 def write_documents(w: PageWrite) -> dict[str, int]:
@@ -338,8 +383,7 @@ PAGE_STEPS: tuple[Callable[[PageWrite], dict[str, int]], ...] = (
     write_models,
     write_model_files,
     write_lineage,
-    write_stats,
-    write_versions,
+    stage_history,
     write_documents,
     write_quarantine,
 )
@@ -400,6 +444,7 @@ def write_run(con: duckdb.DuckDBPyConnection, plan: PagePlan, pages: Iterable[No
     """Everything of one run, inside the caller's transaction. Returns rows written per table (+ deleted)."""
     run, manifest = plan.run, plan.run.read_manifest()
     con.execute("DELETE FROM quarantine WHERE run_id = ?", [run.run_id])
+    stage_history_tables(con)
     tally = RunTally()
     for page in pages:
         tally.add(run.run_id, page, write_page(con, run.run_id, page))
@@ -407,6 +452,7 @@ def write_run(con: duckdb.DuckDBPyConnection, plan: PagePlan, pages: Iterable[No
         if on_page is not None:
             on_page(page.index)
         del page  # before the next page is asked for: see pages_in_order
+    tally.written.update(merge_history(con))
     fetches = pl.read_parquet(plan.facts.fetches)
     tally.written["file_fetches"] = record_file_fetches(con, run.run_id, fetches)
     tally.written.update(settle_lineage(con, run))  # aliases, then sizes through lineage (warehouse/lineage.py)
