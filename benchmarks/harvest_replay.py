@@ -48,7 +48,7 @@ def main() -> None:
         with Timer() as build:
             snapshot = SyntheticSnapshot(args.models, seed=args.seed)
         with ReplayHub(snapshot, page_size=args.page_size, request_log=log) as hub:
-            client = HubClient(endpoint=hub.url, cache_dir=Path(tmp))
+            client = HubClient(endpoint=hub.url)
             run = RawRun.create(Path(tmp) / "data", endpoint=hub.url, scope="all")
             with Timer() as listing:
                 if args.pages:

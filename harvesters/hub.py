@@ -1,29 +1,27 @@
 """The Hub client: paged listing with expand, and repository files, through huggingface_hub.
 
 The listing goes through huggingface_hub's own HTTP layer (``http_backoff``: retries 408/429/5xx and
-network errors, honouring Retry-After) so that each page can be landed raw as the Hub sent it; files
-go through ``hf_hub_download`` wrapped once by tenacity (it does not retry by itself). A client owns
-its rate limiter: ``activate`` routes huggingface_hub's shared HTTP client through it, using the
-library's public ``set_client_factory`` hook. Threads of one process share one client (one quota);
-a copy sent to another process (a Dask worker) carries the limiter's settings, not its window. A legacy
-repo id that the client's validator refuses (longer than 96 characters, say) is fetched through the
-client's own HTTP session at the same ``resolve`` URL, with the same typed errors: the Hub still serves it.
+network errors, honouring Retry-After) so that each page can be landed raw as the Hub sent it; files are
+one GET of their ``resolve`` URL through the library's session (its typed errors via ``hf_raise_for_status``),
+wrapped once by tenacity (the library does not retry downloads). A client owns its rate limiter: ``activate``
+routes huggingface_hub's shared HTTP client through it, using the library's public ``set_client_factory``
+hook. Threads of one process share one client (one quota); a copy sent to another process (a Dask worker)
+carries the limiter's settings, not its window. Legacy repo ids that the client's validator refuses (longer
+than 96 characters, say) take the same paths: the Hub still serves them.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 import httpx2
 import orjson
-from huggingface_hub import HfApi, get_session, hf_hub_download, set_client_factory
+from huggingface_hub import HfApi, get_session, set_client_factory
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.utils import HFValidationError, build_hf_headers, hf_raise_for_status, http_backoff, validate_repo_id
 
@@ -87,12 +85,10 @@ class HubClient:
     endpoint: str = field(default_factory=default_endpoint)
     token: str | bool | None = None
     limiter: HubRateLimiter | None = None
-    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.endpoint = self.endpoint.rstrip("/")
-        self._download = with_retries(hf_hub_download, self.limiter)
-        self._download_legacy = with_retries(self._get_resolved, self.limiter)
+        self._download = with_retries(self._get_resolved, self.limiter)
         self._model_id = with_retries(self._answered_id, self.limiter)
         self._lock = threading.Lock()
 
@@ -100,7 +96,7 @@ class HubClient:
         return f"HubClient(endpoint={self.endpoint!r}, token={'***' if self.token else None})"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "token": self.token, "limiter": self.limiter, "cache_dir": self.cache_dir}
+        return {"endpoint": self.endpoint, "token": self.token, "limiter": self.limiter}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
@@ -179,21 +175,14 @@ class HubClient:
             ahead.shutdown(wait=False, cancel_futures=True)
 
     def download(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
-        """A repository file's bytes at ``revision``; typed huggingface_hub errors pass through."""
+        """A repository file's bytes at ``revision``: one GET of its ``resolve`` URL through huggingface_hub's
+        session, typed errors from ``hf_raise_for_status``, retried by tenacity.
+
+        Not ``hf_hub_download``: it is made to cache weights (a HEAD, a file lock, a blob cache, symlinks); for a
+        config.json read once and landed raw, that cache was built and removed per file: half the files stage's
+        CPU at 1M models (py-spy), and twice the requests."""
         self.activate()
-        if not client_accepts(repo_id):
-            return self._download_legacy(repo_id, path, revision)
-        with tempfile.TemporaryDirectory(dir=self.cache_dir) as cache:
-            local = self._download(
-                repo_id,
-                path,
-                revision=revision,
-                cache_dir=cache,
-                endpoint=self.endpoint,
-                token=self.token,
-                library_name="hubcensus",
-            )
-            return Path(local).read_bytes()
+        return self._download(repo_id, path, revision)
 
     def canonical_id(self, repo_id: str) -> str | None:
         """The id the Hub answers ``model_info`` of ``repo_id`` with (a renamed repo's 307 is followed);
@@ -214,7 +203,7 @@ class HubClient:
         return response.json()["id"]
 
     def _get_resolved(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
-        """GET ``/{repo_id}/resolve/{revision}/{path}`` through huggingface_hub's session (for ids it refuses)."""
+        """GET ``/{repo_id}/resolve/{revision}/{path}`` through huggingface_hub's session (legacy ids included)."""
         url = f"{self.endpoint}/{quote(repo_id, safe='/')}/resolve/{quote(revision or 'main', safe='')}/{quote(path)}"
         response = get_session().get(url, headers=self._headers(), timeout=60)
         hf_raise_for_status(response)
@@ -234,7 +223,7 @@ def page_lines(body: bytes) -> list[bytes]:
 
 
 def client_accepts(repo_id: str) -> bool:
-    """True when huggingface_hub's repo-id validator lets ``hf_hub_download`` ask for this repo."""
+    """True when huggingface_hub's repo-id validator lets ``model_info`` ask for this repo."""
     try:
         validate_repo_id(repo_id)
     except HFValidationError:

@@ -55,7 +55,7 @@ def build_real_reports(base: Path) -> RealReports:
     hub.start()
     endpoint = hub.url
     try:
-        client = HubClient(hub.url, cache_dir=base)
+        client = HubClient(hub.url)
         query = ListingQuery(page_size=20)  # two pages: the cursor is followed as in production
         run = RawRun.create(data_dir, RUN_ID, endpoint=hub.url, scope="listing:search=;author=;filter=",
                             file_scope="all", full=True, started_at="2025-03-01T02:00:00+00:00")

@@ -37,7 +37,7 @@ def harvest_day(snapshot, data_dir: Path, run_id: str, cache: Path, page_size: i
     day = f"{run_id[0:4]}-{run_id[4:6]}-{run_id[6:8]}T03:00:00+00:00"
     with ReplayHub(snapshot, host="127.0.0.1", port=0, page_size=page_size) as hub:
         run = RawRun.create(data_dir, run_id, endpoint=hub.url, scope=SCOPE, file_scope="metadata", started_at=day)
-        land_listing(HubClient(hub.url, cache_dir=cache), run, ListingQuery(page_size=page_size))
+        land_listing(HubClient(hub.url), run, ListingQuery(page_size=page_size))
     run.write_manifest(status="complete", finished_at=day)
     return run
 
@@ -263,7 +263,7 @@ def test_a_renamed_repo_is_one_renamed_row_once_its_alias_is_resolved(tmp_path, 
     second = harvest_day(snapshot, data.root, DAYS[1], tmp_path)
     if aliases_resolved:  # what the flow's resolve-aliases stage does after the listing
         with ReplayHub(snapshot, host="127.0.0.1", port=0) as hub:
-            assert resolve_aliases(HubClient(hub.url, cache_dir=tmp_path), second, unlisted_parents(second))["renamed"] >= 1
+            assert resolve_aliases(HubClient(hub.url), second, unlisted_parents(second))["renamed"] >= 1
     for run in (first, second):
         load_raw_run(data.warehouse, run.root)
     con = duckdb.connect(str(data.warehouse), read_only=True)

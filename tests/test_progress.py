@@ -32,7 +32,7 @@ DRIVER = textwrap.dedent(
     quotas = {"api": 100, "resolvers": 3}
     limiter = HubRateLimiter(quotas=quotas, window_s=3, on_wait=RateLimitNotice(quotas, 3))
     with ReplayHub("harvesters/demo_snapshot", page_size=10) as hub, display(Console(stderr=True)):
-        client = HubClient(hub.url, limiter=limiter, cache_dir=Path(sys.argv[1]))
+        client = HubClient(hub.url, limiter=limiter)
         run = RawRun.create(Path(sys.argv[1]) / "data")
         land_listing(client, run, ListingQuery(page_size=10))
         targets = [t for t in files_in_scope(run.iter_models()) if t.path == "config.json"][:5]
