@@ -3,8 +3,8 @@
 The Hub counts requests per 5-minute fixed window, separately for the API and for file resolvers
 (anonymous: 500 API / 3,000 resolver calls; a free token: 1,000 / 5,000; PRO: 2,500 / 12,000). A
 ``HubRateLimiter`` belongs to one ``HubClient``, which routes huggingface_hub's HTTP client through it
-(``set_client_factory``, the library's public hook), so listing pages and ``hf_hub_download`` all pass
-through it. On a 429 (or a ``RateLimit`` header saying nothing remains) every thread pauses together,
+(``set_client_factory``, the library's public hook), so listing pages, ``model_info`` and file downloads all
+pass through it. On a 429 (or a ``RateLimit`` header saying nothing remains) every thread pauses together,
 for at most ``max_retry_after_s``: a longer Retry-After fails that request with ``RetryAfterTooLong``.
 Waiting threads wake at once when the run is stopped (SIGINT/SIGTERM) or its deadline passes.
 """

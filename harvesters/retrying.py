@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, TypeVar
 
 import httpx2
-from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from harvesters.ratelimit import HubRateLimiter, RetryAfterTooLong, RunStopped
@@ -46,8 +46,7 @@ def is_transient(exc: BaseException) -> bool:
             return True
         if isinstance(err, HfHubHTTPError) and err.response is not None:
             return err.response.status_code in TRANSIENT_STATUS
-    # hf_hub_download hides a failed HEAD behind LocalEntryNotFoundError ("check your connection")
-    return isinstance(exc, LocalEntryNotFoundError) and exc.__cause__ is not None
+    return False
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
