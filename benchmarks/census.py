@@ -98,6 +98,7 @@ class TreeSampler(threading.Thread):
 
         self.root, self.every_s, self.peak, self.stopped = psutil.Process(pid), every_s, 0, threading.Event()
         self.started, self.peak_at_s, self.peak_by_process = time.monotonic(), 0.0, {}
+        self.timeline: list[tuple[float, int]] = []  # (s since start, tree RSS MB), about once a second
 
     def run(self) -> None:
         import psutil
@@ -113,6 +114,9 @@ class TreeSampler(threading.Thread):
                     sizes[f"{proc.pid} {' '.join(proc.cmdline()[1:4])[:80]}"] = proc.memory_info().rss
                 except psutil.Error:
                     continue
+            now = time.monotonic() - self.started
+            if not self.timeline or now - self.timeline[-1][0] >= 1.0:
+                self.timeline.append((round(now, 1), round(sum(sizes.values()) / 2**20)))
             if sum(sizes.values()) > self.peak:
                 self.peak, self.peak_at_s = sum(sizes.values()), time.monotonic() - self.started
                 self.peak_by_process = {name: round(rss / 2**20) for name, rss in sizes.items()}
@@ -133,6 +137,7 @@ def refresh(url: str, data: Path, config: Path, env: dict[str, str], log: Path) 
     wall = time.perf_counter() - started
     sampler.stopped.set()
     sampler.join()
+    log.with_suffix(".rss.tsv").write_text("".join(f"{t}\t{mb}\n" for t, mb in sampler.timeline))  # beside the log: RSS over time
     if proc.returncode != 0:
         raise SystemExit(f"hubcensus refresh failed ({proc.returncode}): see {log}\n" + log.read_text()[-3000:])
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.peak / 2**20,
