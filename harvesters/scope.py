@@ -51,13 +51,6 @@ class ListedModel:
         return (self.author or (self.id.split("/", 1)[0] if "/" in self.id else "")).lower()
 
 
-def listed_models(entries: Iterable[Any]) -> Iterator[ListedModel]:
-    for entry in entries:
-        model = ListedModel.read(entry)
-        if model is not None:
-            yield model
-
-
 @dataclass(frozen=True)
 class FileScope:
     """Models whose config.json and README.md we want. ``everything`` wins over the rest."""
