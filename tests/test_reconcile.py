@@ -19,11 +19,11 @@ import pytest
 from warehouse.catalog import CatalogError, load_canonical_repos, load_catalog
 from warehouse.gaps import catalog_gaps
 from warehouse.matching import BET, _repo_name_hits, match_catalog, name_key, repo_name_keys
-from warehouse.reconcile import compare_arch, compare_date, compare_license, compare_params, reconcile
+from warehouse.reconcile import compare_arch, compare_date, compare_license, compare_params, match_warehouse, reconcile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT_MODELS = REPO_ROOT / "harvesters" / "demo_snapshot" / "api" / "models"
-MIGRATIONS = [REPO_ROOT / "warehouse" / "migrations" / name for name in ("010_catalog.sql", "060_confident_matches.sql")]
+MIGRATIONS = [REPO_ROOT / "warehouse" / "migrations" / name for name in ("010_catalog.sql", "060_confident_matches.sql", "062_catalog_matches_without_key.sql")]
 ARCH_CLASS = {  # stand-in for the warehouse's own classification
     "bert": "encoder", "roberta": "encoder", "distilbert": "encoder", "albert": "encoder", "electra": "encoder", "tapas": "encoder",
     "wav2vec2": "encoder", "clip": "encoder", "t5": "encoder-decoder", "bart": "encoder-decoder", "mbart": "encoder-decoder",
@@ -263,6 +263,20 @@ def test_reconcile_is_repeatable_and_in_the_callers_transaction(con):
     reconcile(con)
     con.execute("ROLLBACK")
     assert con.execute("SELECT count(*) FROM catalog_models").fetchone() == (0,)
+
+
+def test_matching_the_warehouse_in_small_batches_finds_the_pairs_of_one_whole_frame(con, hub_models):
+    """Batches bound memory; lineage evidence still reaches a child whose parent sits in another batch."""
+    catalog = load_catalog()
+    whole = match_catalog(catalog, hub_models, con.sql("SELECT child_id, parent_id FROM model_lineage").pl())
+    assert whole.filter(pl.col("evidence").list.contains("lineage")).height, "the snapshot has derived repos"
+    covering, n = match_warehouse(con, catalog, batch_rows=5)
+    batched = con.sql("SELECT * EXCLUDE (confident) FROM catalog_matches").pl()
+    key = ["catalog_name", "repo_id"]
+    assert n == whole.height == batched.height == batched.unique(key).height
+    assert batched.sort(key).to_dicts() == whole.sort(key).to_dicts()
+    expected_covering = whole.filter((pl.col("confidence") >= BET) | pl.col("method").is_in(["curated_related", "lineage"]))
+    assert sorted(covering["repo_id"]) == sorted(expected_covering["repo_id"])
 
 
 def test_user_catalog_layers_into_reconcile(con, tmp_path):

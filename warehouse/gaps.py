@@ -21,6 +21,8 @@ from warehouse.catalog import load_canonical_repos
 from warehouse.matching import BET
 
 HUB_PLACEHOLDER_CREATED = dt.date(2022, 3, 2)  # createdAt of every repo older than that date
+COVERING_METHODS = ("curated_related", "lineage")  # below BET, yet the repo is the entry's family
+GAP_COLUMNS = ["repo_id", "model_type", "library_name", "base_models", "downloads", "created_at"]
 GAP_SCHEMA = {
     "gap_kind": pl.String,
     "gap_key": pl.String,
@@ -142,7 +144,7 @@ def _ranked(rows: list[dict]) -> pl.DataFrame:
 def compute_gaps(catalog: pl.DataFrame, models: pl.DataFrame, matches: pl.DataFrame, canonical: dict | None = None) -> pl.DataFrame:
     """Every gap (model type, library, base model) no catalog entry covers, ranked by downloads then repos."""
     canonical = load_canonical_repos() if canonical is None else canonical
-    covered = matches.filter((pl.col("confidence") >= BET) | pl.col("method").is_in(["curated_related", "lineage"]))
+    covered = matches.filter((pl.col("confidence") >= BET) | pl.col("method").is_in(COVERING_METHODS))
     covered_ids = covered["repo_id"].unique()
     m = _hub_side(models, covered_ids)
     rows = _model_type_gaps(m, catalog, _claims(catalog, canonical)) + _library_gaps(m) + _base_model_gaps(m, catalog, canonical, covered_ids)

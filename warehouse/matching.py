@@ -25,6 +25,7 @@ lowered to 0.6 and the note names the rivals: ambiguous candidates are listed, n
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import polars as pl
 
@@ -123,6 +124,44 @@ def _entry_frames(catalog: pl.DataFrame, canonical: dict, hub_orgs: dict) -> dic
     }
 
 
+class CatalogMatcher:
+    """The catalog's side of matching, built once; the Hub's repos are then matched a batch at a time.
+
+    Every method scores a (entry, repo) pair from the repo itself, except lineage, which needs the repos an entry
+    holds (curated canonical, or matched >= BET) anywhere on the Hub. So matching is two passes over the repos:
+    ``held`` collects those (only a curated id or a lab org can score >= BET, so it looks at few repos), and
+    ``match`` scores one batch with them. Memory follows the batch and the catalog, not the Hub.
+    """
+
+    def __init__(self, catalog: pl.DataFrame, canonical: dict | None = None, hub_orgs: dict | None = None):
+        canonical = load_canonical_repos() if canonical is None else canonical
+        hub_orgs = load_hub_orgs() if hub_orgs is None else hub_orgs
+        self.entries = _entry_frames(catalog, canonical, hub_orgs)
+        self._lab_orgs = self.entries["orgs"]["org"].unique().implode()
+        self._curated_lc = self.entries["curated"]["repo_id"].str.to_lowercase().unique().implode()
+
+    def held(self, batches: Iterable[pl.DataFrame]) -> pl.DataFrame:
+        """(catalog_name, parent_id) an entry holds: its curated canonical repos and its direct matches >= BET."""
+        held = [self.entries["curated"].filter(pl.col("method") == "curated").select("catalog_name", parent_id="repo_id")]
+        for batch in batches:
+            m = _repo_frame(batch).filter(pl.col("org").is_in(self._lab_orgs) | pl.col("repo_lc").is_in(self._curated_lc))
+            scored = _score(_direct_evidence(self.entries, m), m, self.entries["orgs"])
+            held.append(scored.filter(pl.col("confidence") >= BET).select("catalog_name", parent_id="repo_id"))
+        return pl.concat(held).with_columns(parent_lc=pl.col("parent_id").str.to_lowercase()).unique(["catalog_name", "parent_lc"])
+
+    def match(self, batch: pl.DataFrame, held: pl.DataFrame, lineage: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Scored candidate pairs for one batch of repos (repo_id, author, model_type, base_models).
+
+        ``lineage`` (child_id, parent_id) may hold edges of any repo: only the batch's children are used.
+        """
+        m = _repo_frame(batch)
+        ev = _direct_evidence(self.entries, m)
+        lin = _lineage_evidence(m, held, lineage)
+        if lin.height:
+            ev = pl.concat([ev, lin])
+        return _resolve_ambiguity(_score(ev, m, self.entries["orgs"]))
+
+
 def match_catalog(
     catalog: pl.DataFrame,
     models: pl.DataFrame,
@@ -130,25 +169,22 @@ def match_catalog(
     canonical: dict | None = None,
     hub_orgs: dict | None = None,
 ) -> pl.DataFrame:
-    """Candidate (catalog entry, repo) pairs with method, confidence, evidence and note.
+    """Candidate (catalog entry, repo) pairs with method, confidence, evidence and note, for repos in one frame.
 
     ``models`` needs repo_id, author, model_type, base_models; ``lineage`` child_id, parent_id (optional).
     Evidence comes first from the repos themselves (curated ids, names, model types); then repos derived
     from a repo an entry already holds join it through lineage, and everything is scored again.
     """
-    canonical = load_canonical_repos() if canonical is None else canonical
-    hub_orgs = load_hub_orgs() if hub_orgs is None else hub_orgs
-    e = _entry_frames(catalog, canonical, hub_orgs)
-    m = models.select("repo_id", "author", "model_type", "base_models").with_columns(
+    matcher = CatalogMatcher(catalog, canonical, hub_orgs)
+    return matcher.match(models, matcher.held([models]), lineage)
+
+
+def _repo_frame(models: pl.DataFrame) -> pl.DataFrame:
+    """The repo columns matching reads, plus the lowercase id and the org (the id's owner, else the author)."""
+    return models.select("repo_id", "author", "model_type", "base_models").with_columns(
         repo_lc=pl.col("repo_id").str.to_lowercase(),
         org=pl.coalesce(pl.col("repo_id").str.extract(r"^([^/]+)/", 1), pl.col("author")).str.to_lowercase(),
     )
-    ev = _direct_evidence(e, m)
-    scored = _score(ev, m, e["orgs"])
-    lin = _lineage_evidence(e, m, scored, lineage)
-    if lin.height:
-        scored = _score(pl.concat([ev, lin]), m, e["orgs"])
-    return _resolve_ambiguity(scored)
 
 
 def _direct_evidence(e: dict[str, pl.DataFrame], m: pl.DataFrame) -> pl.DataFrame:
@@ -182,17 +218,13 @@ def _direct_evidence(e: dict[str, pl.DataFrame], m: pl.DataFrame) -> pl.DataFram
     return pl.concat(ev)
 
 
-def _lineage_evidence(e: dict[str, pl.DataFrame], m: pl.DataFrame, scored: pl.DataFrame, lineage: pl.DataFrame | None) -> pl.DataFrame:
-    """Children of a repo the entry holds (curated canonical, or matched >= BET), as lineage evidence."""
+def _lineage_evidence(m: pl.DataFrame, held: pl.DataFrame, lineage: pl.DataFrame | None) -> pl.DataFrame:
+    """Repos of ``m`` derived from a repo an entry holds (``CatalogMatcher.held``), as lineage evidence."""
     edges = m.select(child_id="repo_id", parent_id="base_models").explode("parent_id").drop_nulls("parent_id")
     if lineage is not None and lineage.height:
-        edges = pl.concat([edges, lineage.select("child_id", "parent_id")]).unique()
-    held = pl.concat([
-        e["curated"].filter(pl.col("method") == "curated").select("catalog_name", parent_id="repo_id"),
-        scored.filter(pl.col("confidence") >= BET).select("catalog_name", parent_id="repo_id"),
-    ]).with_columns(parent_lc=pl.col("parent_id").str.to_lowercase()).unique(["catalog_name", "parent_lc"])
+        edges = pl.concat([edges, lineage.select("child_id", "parent_id").join(m.select(child_id="repo_id"), on="child_id")]).unique()
     kids = edges.with_columns(parent_lc=pl.col("parent_id").str.to_lowercase()).join(held.drop("parent_id"), on="parent_lc")
-    kids = kids.join(m.select(child_id="repo_id"), on="child_id").filter(pl.col("child_id").str.to_lowercase() != pl.col("parent_lc"))
+    kids = kids.filter(pl.col("child_id").str.to_lowercase() != pl.col("parent_lc"))
     return kids.select("catalog_name", repo_id="child_id", method=pl.lit("lineage"), detail=pl.format("derived from {}", pl.col("parent_id")))
 
 
@@ -209,7 +241,7 @@ def _score(ev: pl.DataFrame, m: pl.DataFrame, orgs: pl.DataFrame) -> pl.DataFram
     ev = ev.with_columns(method=upgraded)
     ev = ev.with_columns(score=pl.col("method").replace_strict(SCORES, return_dtype=pl.Float64))
     best = (
-        ev.sort(["catalog_name", "repo_id", "score"], descending=[False, False, True])
+        ev.sort(["catalog_name", "repo_id", "score"], descending=[False, False, True], maintain_order=True)  # ties: curated, names, types, lineage
         .group_by("catalog_name", "repo_id", maintain_order=True)
         .agg(
             method=pl.col("method").first(),

@@ -20,14 +20,15 @@ Rules (each note states the one applied):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
 from warehouse.catalog import load_catalog
 from warehouse.catalog.parse import format_params, hub_license_class
-from warehouse.gaps import HUB_PLACEHOLDER_CREATED, compute_gaps
-from warehouse.matching import BET, match_catalog
+from warehouse.gaps import COVERING_METHODS, GAP_COLUMNS, HUB_PLACEHOLDER_CREATED, compute_gaps
+from warehouse.matching import BET, MATCH_SCHEMA, CatalogMatcher
 
 PARAMS_TOLERANCE = 0.15
 DATE_SLACK_MONTHS = 6
@@ -152,35 +153,71 @@ def reconcile_fields(catalog: pl.DataFrame, models: pl.DataFrame, matches: pl.Da
     return pl.DataFrame(rows, schema=REC_SCHEMA, orient="row")
 
 
-def _read_models(con) -> tuple[pl.DataFrame, pl.DataFrame]:
-    models = con.sql(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models").pl()
+MATCH_BATCH_ROWS = 200_000  # repos matched at a time: bounds the reconciliation's memory whatever the Hub's size
+
+
+def _model_batches(con, columns: list[str], rows: int = MATCH_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """``models`` in rowid ranges, read on the caller's connection (its transaction) one range at a time."""
+    [(last,)] = con.sql("SELECT max(rowid) FROM models").fetchall()
+    for start in range(0, (last or 0) + 1, rows):
+        yield con.sql(
+            f"SELECT {', '.join(columns)} FROM models WHERE rowid >= $lo AND rowid < $hi", params={"lo": start, "hi": start + rows}
+        ).pl()
+
+
+def _replace_table(con, table: str, frame: pl.DataFrame, *, delete: bool = True) -> None:
+    if delete:
+        con.execute(f"DELETE FROM {table}")
+    view = f"_hubcensus_{table}_frame"
+    con.register(view, frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+
+
+def _models_of(con, repo_ids: pl.Series) -> pl.DataFrame:
+    """The MODEL_COLUMNS of the given repos (the few a catalog entry is matched to), not of the whole Hub."""
+    con.register("_hubcensus_repo_ids", repo_ids.to_frame("repo_id"))
+    try:
+        return con.sql(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE repo_id IN (SELECT repo_id FROM _hubcensus_repo_ids)").pl()
+    finally:
+        con.unregister("_hubcensus_repo_ids")
+
+
+def match_warehouse(con, catalog: pl.DataFrame, batch_rows: int = MATCH_BATCH_ROWS) -> tuple[pl.DataFrame, int]:
+    """Rewrite catalog_matches batch by batch; return the pairs that cover a repo (>= BET, related, lineage) and the row count."""
+    matcher = CatalogMatcher(catalog)
+    match_columns = ["repo_id", "author", "model_type", "base_models"]
+    held = matcher.held(_model_batches(con, match_columns, batch_rows))
     lineage = con.sql("SELECT child_id, parent_id FROM model_lineage").pl()
-    return models, lineage
+    lineage = lineage.filter(pl.col("parent_id").str.to_lowercase().is_in(held["parent_lc"].implode()))
+    con.execute("DELETE FROM catalog_matches")
+    covering, n = [], 0
+    for batch in _model_batches(con, match_columns, batch_rows):
+        matches = matcher.match(batch, held, lineage).with_columns((pl.col("confidence") >= BET).alias("confident"))
+        _replace_table(con, "catalog_matches", matches, delete=False)
+        covering.append(matches.filter(pl.col("confident") | pl.col("method").is_in(COVERING_METHODS)))
+        n += matches.height
+    return pl.concat(covering) if covering else pl.DataFrame(schema={**MATCH_SCHEMA, "confident": pl.Boolean}), n
 
 
 def reconcile(con, catalog_paths: list[Path] | list[str] | None = None) -> dict[str, int]:
     """Rebuild the four catalog tables from ``models``/``model_lineage`` in the caller's transaction; return counts."""
     catalog = load_catalog(catalog_paths)  # raises CatalogError before anything is written
-    models, lineage = _read_models(con)
-    matches = match_catalog(catalog, models, lineage)
-    rec = reconcile_fields(catalog, models, matches)
-    gaps = compute_gaps(catalog, models, matches)
-    matches = matches.with_columns((pl.col("confidence") >= BET).alias("confident"))
-    for table, frame in (("catalog_models", catalog), ("catalog_matches", matches), ("reconciliation", rec), ("catalog_gaps", gaps)):
-        con.execute(f"DELETE FROM {table}")
-        view = f"_hubcensus_{table}_frame"
-        con.register(view, frame)
-        try:
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
-        finally:
-            con.unregister(view)
+    covering, n_matches = match_warehouse(con, catalog)
+    confident = covering.filter("confident")
+    rec = reconcile_fields(catalog, _models_of(con, confident["repo_id"].unique()), confident)
+    gaps = compute_gaps(catalog, con.sql(f"SELECT {', '.join(GAP_COLUMNS)} FROM models").pl(), covering)
+    for table, frame in (("catalog_models", catalog), ("reconciliation", rec), ("catalog_gaps", gaps)):
+        _replace_table(con, table, frame)
     statuses = rec.group_by("status").len()
     by_status = dict(zip(statuses["status"], statuses["len"]))
     return {
         "catalog_models": catalog.height,
-        "catalog_matches": matches.height,
-        "matched_entries": matches.filter("confident")["catalog_name"].n_unique(),
-        "matched_repos": matches.filter("confident")["repo_id"].n_unique(),
+        "catalog_matches": n_matches,
+        "matched_entries": confident["catalog_name"].n_unique(),
+        "matched_repos": confident["repo_id"].n_unique(),
         "reconciliation": rec.height,
         **{f"reconciliation_{s}": int(by_status.get(s, 0)) for s in ("agree", "conflict", "missing_on_hub", "missing_in_catalog")},
         "catalog_gaps": gaps.height,
