@@ -22,7 +22,6 @@ from warehouse.matching import BET
 
 HUB_PLACEHOLDER_CREATED = dt.date(2022, 3, 2)  # createdAt of every repo older than that date
 COVERING_METHODS = ("curated_related", "lineage")  # below BET, yet the repo is the entry's family
-GAP_COLUMNS = ["repo_id", "model_type", "library_name", "base_models", "downloads", "created_at"]
 GAP_SCHEMA = {
     "gap_kind": pl.String,
     "gap_key": pl.String,
@@ -33,15 +32,6 @@ GAP_SCHEMA = {
     "reason": pl.String,
     "sample_repos": pl.List(pl.String),
 }
-
-
-def _utc(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """created_at as Datetime(us, UTC) whatever it came as (TIMESTAMPTZ in any session zone, naive, or Date)."""
-    if isinstance(dtype, pl.Datetime):
-        expr = expr.dt.replace_time_zone("UTC") if dtype.time_zone is None else expr.dt.convert_time_zone("UTC")
-    else:
-        expr = expr.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    return expr.dt.cast_time_unit("us")
 
 
 def _claims(catalog: pl.DataFrame, canonical: dict) -> dict[str, list[str]]:
@@ -55,44 +45,38 @@ def _claims(catalog: pl.DataFrame, canonical: dict) -> dict[str, list[str]]:
     return claims
 
 
-def _hub_side(models: pl.DataFrame, covered_ids: pl.Series) -> pl.DataFrame:
-    """One row per repo: downloads, created_at (UTC), whether a catalog entry covers it, its real date."""
-    return models.select(
-        "repo_id", "model_type", "library_name", "base_models",
-        downloads=pl.col("downloads").fill_null(0).cast(pl.Int64),
-        created_at=_utc(pl.col("created_at"), models.schema["created_at"]),
-    ).with_columns(
-        covered=pl.col("repo_id").is_in(covered_ids.implode()),
-        real_date=pl.when(pl.col("created_at").dt.date() > HUB_PLACEHOLDER_CREATED).then(pl.col("created_at").dt.date()),
-    )  # fmt: skip
+_HUB_SIDE = """
+    SELECT m.repo_id, m.model_type, m.library_name, m.base_models, coalesce(m.downloads, 0)::BIGINT AS downloads,
+           m.created_at, timezone('UTC', m.created_at)::DATE AS created_day, c.repo_id IS NOT NULL AS covered
+    FROM models m LEFT JOIN (SELECT DISTINCT repo_id FROM _hubcensus_covered) c USING (repo_id)
+"""
 
 
-def _group(frame: pl.DataFrame, kind: str, key: str) -> pl.DataFrame:
-    """Repos grouped by ``key``: counts, downloads, dates, whether any is covered, the top five as samples."""
-    return (
-        frame.sort("downloads", descending=True)
-        .group_by(key, maintain_order=True)
-        .agg(
-            n_models=pl.len().cast(pl.Int64),
-            downloads=pl.col("downloads").sum(),
-            newest_created_at=pl.col("created_at").max(),
-            oldest_real=pl.col("real_date").min(),
-            any_placeholder=(pl.col("created_at").dt.date() <= HUB_PLACEHOLDER_CREATED).any(),
-            any_covered=pl.col("covered").any(),
-            sample_repos=pl.col("repo_id").head(5),
-        )
-        .rename({key: "gap_key"})
-        .with_columns(gap_kind=pl.lit(kind))
-        .filter(~pl.col("any_covered"))
-    )
+def _group(con, kind: str, key: str, rows: str) -> list[dict]:
+    """Groups of ``rows`` (a query over _HUB_SIDE) by ``key`` with no covered repo: counts, downloads, dates, top five.
+
+    Grouped in DuckDB, so memory follows the number of groups, not of repos.
+    """
+    frame = con.sql(
+        f"""
+        SELECT $kind AS gap_kind, {key} AS gap_key, count(*) AS n_models, sum(downloads)::BIGINT AS downloads,
+               timezone('UTC', max(created_at)) AS newest_created_at,
+               min(created_day) FILTER (WHERE created_day > $placeholder) AS oldest_real,
+               coalesce(bool_or(created_day <= $placeholder), false) AS any_placeholder,
+               min_by(repo_id, {{'downloads': -downloads, 'repo_id': repo_id}}, 5) AS sample_repos
+        FROM ({rows}) GROUP BY {key} HAVING NOT bool_or(covered)
+        """,
+        params={"kind": kind, "placeholder": HUB_PLACEHOLDER_CREATED},
+    ).pl()
+    return frame.with_columns(pl.col("newest_created_at").dt.replace_time_zone("UTC")).to_dicts()
 
 
-def _model_type_gaps(m: pl.DataFrame, catalog: pl.DataFrame, claims: dict[str, list[str]]) -> list[dict]:
+def _model_type_gaps(con, catalog: pl.DataFrame, claims: dict[str, list[str]]) -> list[dict]:
     """Model types no entry claims, or claimed but only by repos newer than the catalog (a newer generation)."""
     edition = catalog["date"].max()
     dates = dict(zip(catalog["name"], catalog["date"]))
     rows = []
-    for g in _group(m.drop_nulls("model_type"), "model_type", "model_type").iter_rows(named=True):
+    for g in _group(con, "model_type", "model_type", f"SELECT * FROM ({_HUB_SIDE}) WHERE model_type IS NOT NULL"):
         claimants = claims.get(g["gap_key"], [])
         if not claimants:
             g["reason"] = f"no catalog entry covers model_type '{g['gap_key']}'"
@@ -106,25 +90,29 @@ def _model_type_gaps(m: pl.DataFrame, catalog: pl.DataFrame, claims: dict[str, l
     return rows
 
 
-def _library_gaps(m: pl.DataFrame) -> list[dict]:
+def _library_gaps(con) -> list[dict]:
     """Repos without a model_type (diffusers, espnet, ...), by library."""
-    frame = m.filter(pl.col("model_type").is_null()).with_columns(pl.col("library_name").fill_null("(none)"))
-    rows = list(_group(frame, "library", "library_name").iter_rows(named=True))
+    rows = _group(con, "library", "library", f"SELECT *, coalesce(library_name, '(none)') AS library FROM ({_HUB_SIDE}) WHERE model_type IS NULL")
     for g in rows:
         g["reason"] = f"{g['n_models']} repo(s) with no model_type (library {g['gap_key']}) and no catalog entry"
     return rows
 
 
-def _base_model_gaps(m: pl.DataFrame, catalog: pl.DataFrame, canonical: dict, covered_ids: pl.Series) -> list[dict]:
+def _base_model_gaps(con, catalog: pl.DataFrame, canonical: dict, covered_ids: pl.Series) -> list[dict]:
     """Parents whose derivatives are on the Hub, the parent itself covered by nothing."""
     names = set(catalog["name"].to_list())
-    kids = m.select("repo_id", "downloads", "created_at", "covered", "real_date", parent=pl.col("base_models")).explode("parent").drop_nulls("parent")
     parent_covered = set(covered_ids.to_list()) | {r.lower() for r in covered_ids.to_list()}
     for name, entry in canonical.items():
         if name in names:
             parent_covered |= {r.lower() for r in entry.get("repos", []) + entry.get("related", [])}
-    kids = kids.filter(~pl.col("parent").str.to_lowercase().is_in(list(parent_covered)) & ~pl.col("parent").is_in(list(parent_covered)))
-    rows = list(_group(kids.with_columns(model_type=pl.lit(None), library_name=pl.lit(None)), "base_model", "parent").iter_rows(named=True))
+    con.register("_hubcensus_parent_covered", pl.DataFrame({"parent": sorted(parent_covered)}, schema={"parent": pl.String}))
+    try:
+        rows = _group(con, "base_model", "parent", f"""
+            SELECT * FROM (SELECT *, unnest(base_models) AS parent FROM ({_HUB_SIDE}))
+            WHERE parent IS NOT NULL AND parent NOT IN (SELECT parent FROM _hubcensus_parent_covered)
+              AND lower(parent) NOT IN (SELECT parent FROM _hubcensus_parent_covered)""")
+    finally:
+        con.unregister("_hubcensus_parent_covered")
     for g in rows:
         g["reason"] = f"{g['n_models']} Hub repo(s) derive from {g['gap_key']}, which no catalog entry covers"
     return rows
@@ -141,13 +129,19 @@ def _ranked(rows: list[dict]) -> pl.DataFrame:
     return out.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int32)).select(list(GAP_SCHEMA))
 
 
-def compute_gaps(catalog: pl.DataFrame, models: pl.DataFrame, matches: pl.DataFrame, canonical: dict | None = None) -> pl.DataFrame:
-    """Every gap (model type, library, base model) no catalog entry covers, ranked by downloads then repos."""
+def compute_gaps(con, catalog: pl.DataFrame, matches: pl.DataFrame, canonical: dict | None = None) -> pl.DataFrame:
+    """Every gap (model type, library, base model) no catalog entry covers among ``models``, ranked by downloads then repos.
+
+    ``matches`` needs catalog_name, repo_id, method, confidence: only the pairs that cover a repo are read.
+    """
     canonical = load_canonical_repos() if canonical is None else canonical
     covered = matches.filter((pl.col("confidence") >= BET) | pl.col("method").is_in(COVERING_METHODS))
     covered_ids = covered["repo_id"].unique()
-    m = _hub_side(models, covered_ids)
-    rows = _model_type_gaps(m, catalog, _claims(catalog, canonical)) + _library_gaps(m) + _base_model_gaps(m, catalog, canonical, covered_ids)
+    con.register("_hubcensus_covered", covered_ids.to_frame("repo_id"))
+    try:
+        rows = _model_type_gaps(con, catalog, _claims(catalog, canonical)) + _library_gaps(con) + _base_model_gaps(con, catalog, canonical, covered_ids)
+    finally:
+        con.unregister("_hubcensus_covered")
     return _ranked(rows)
 
 

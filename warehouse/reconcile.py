@@ -27,7 +27,7 @@ import polars as pl
 
 from warehouse.catalog import load_catalog
 from warehouse.catalog.parse import format_params, hub_license_class
-from warehouse.gaps import COVERING_METHODS, GAP_COLUMNS, HUB_PLACEHOLDER_CREATED, compute_gaps
+from warehouse.gaps import COVERING_METHODS, HUB_PLACEHOLDER_CREATED, compute_gaps
 from warehouse.matching import BET, MATCH_SCHEMA, CatalogMatcher
 
 PARAMS_TOLERANCE = 0.15
@@ -208,7 +208,7 @@ def reconcile(con, catalog_paths: list[Path] | list[str] | None = None) -> dict[
     covering, n_matches = match_warehouse(con, catalog)
     confident = covering.filter("confident")
     rec = reconcile_fields(catalog, _models_of(con, confident["repo_id"].unique()), confident)
-    gaps = compute_gaps(catalog, con.sql(f"SELECT {', '.join(GAP_COLUMNS)} FROM models").pl(), covering)
+    gaps = compute_gaps(con, catalog, covering)
     for table, frame in (("catalog_models", catalog), ("reconciliation", rec), ("catalog_gaps", gaps)):
         _replace_table(con, table, frame)
     statuses = rec.group_by("status").len()
