@@ -31,6 +31,12 @@ class Table:
     description: str = ""
     preview_rows: int = 25
     number_text: frozenset[str] = frozenset()  # text columns holding numbers: shown for people (13.7M), raw in the files
+    query: str | None = None  # a table that grows with the Hub: its files are written from this SQL in batches, frame is a preview
+    rows: int | None = None  # the row count once the frame is only a preview
+
+    @property
+    def n_rows(self) -> int:
+        return self.frame.height if self.rows is None else self.rows
 
     @property
     def files(self) -> dict[str, str]:
@@ -107,6 +113,12 @@ class Context:
 
     def df(self, sql: str, params: list | None = None) -> pl.DataFrame:
         return self.con.sql(sql, params=params or None).pl()
+
+    def query_table(self, name: str, title: str, sql: str, description: str = "", preview_rows: int = 25, **kw: Any) -> Table:
+        """A table as big as the Hub (one row per model or candidate): never held whole, written from ``sql`` in batches."""
+        preview = self.df(f"{sql}\nLIMIT {int(preview_rows)}")
+        n = self.scalar(f"SELECT count(*) FROM ({sql})")
+        return Table(name, title, preview, description, preview_rows, query=sql, rows=n, **kw)
 
     def rows(self, sql: str, params: list | None = None) -> list[tuple]:
         return self.con.sql(sql, params=params or None).fetchall()

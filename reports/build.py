@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from hubcensus.errors import HubcensusError
 from reports import changes, coverage, family_tree, reconciliation, sizes, taxonomy, timeline
@@ -54,10 +55,34 @@ def _csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(out)
 
 
-def _write_table(directory: Path, table: Table) -> dict[str, Any]:
-    _csv_frame(table.frame).write_csv(directory / table.files["csv"])
-    table.frame.write_parquet(directory / table.files["parquet"], statistics=False)
-    return {"name": table.name, "title": table.title, "rows": table.frame.height, "columns": table.frame.columns, **table.files}
+STREAM_BATCH_ROWS = 100_000
+READER_MEMORY = "1GB"  # DuckDB's cap while the reports read: joins and aggregates over every model spill beyond it
+
+
+def _write_table(directory: Path, table: Table, con) -> dict[str, Any]:
+    """The table's CSV and Parquet; then only its preview stays in memory (the page needs no more)."""
+    if table.query is None:
+        _csv_frame(table.frame).write_csv(directory / table.files["csv"])
+        table.frame.write_parquet(directory / table.files["parquet"], statistics=False)
+        table.rows = table.frame.height
+    else:
+        _stream_table(directory, table, con)
+    table.frame = table.frame.head(table.preview_rows)
+    return {"name": table.name, "title": table.title, "rows": table.n_rows, "columns": table.frame.columns, **table.files}
+
+
+def _stream_table(directory: Path, table: Table, con, batch_rows: int = STREAM_BATCH_ROWS) -> None:
+    """Write a query table batch by batch: memory follows the batch, not the Hub."""
+    reader = con.sql(table.query).fetch_record_batch(batch_rows)
+    first = pl.from_arrow(reader.schema.empty_table())
+    with open(directory / table.files["csv"], "wb") as csv, pq.ParquetWriter(
+        directory / table.files["parquet"], first.to_arrow().schema, write_statistics=False
+    ) as parquet:
+        _csv_frame(first).write_csv(csv)
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            _csv_frame(frame).write_csv(csv, include_header=False)
+            parquet.write_table(frame.to_arrow())
 
 
 # --- the set ---------------------------------------------------------------------------------------------
@@ -162,14 +187,10 @@ def build_reports(db_path: Path | str, out_dir: Path | str, run_id: str | None =
     """
     db_path, out_dir = Path(db_path), Path(out_dir)
     date_str = _as_date(today)
-    reports, catalog, run = _built_reports(db_path, run_id)
-    out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".{date_str}.building-{os.getpid()}"
-    if staging.exists():
-        _remove_ours(out_dir, staging)
-    staging.mkdir()
     try:
-        _write_set(staging, reports, catalog, run, date_str, db_path)
+        built, catalog, run = _built_reports(db_path, run_id, staging)
+        _write_pages(staging, built, catalog, run, date_str, db_path)
         final = _publish(staging, out_dir / date_str)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -178,12 +199,13 @@ def build_reports(db_path: Path | str, out_dir: Path | str, run_id: str | None =
     return final
 
 
-def _built_reports(db_path: Path, run_id: str | None) -> tuple[list[Report], bool, dict | None]:
-    """Every builder's report, read from the marts through a sandboxed read-only connection."""
+def _built_reports(db_path: Path, run_id: str | None, staging: Path) -> tuple[list[tuple[Report, list[dict]]], bool, dict | None]:
+    """Every builder's report, read from the marts through a sandboxed read-only connection, its data files
+    written into ``staging`` as soon as it is built (so one report's tables are in memory at a time)."""
     if not db_path.is_file():
         raise ReportError(f"no warehouse at {db_path}: run `hubcensus refresh` (or `hubcensus demo`) first")
     try:
-        con = open_warehouse(db_path, read_only=True)  # sandboxed: reports read marts, nothing else
+        con = open_warehouse(db_path, read_only=True, memory_limit=READER_MEMORY)  # sandboxed: reports read marts, nothing else
     except WarehouseError as exc:
         raise ReportError(f"cannot open {db_path} read-only: {exc}") from exc
     try:
@@ -191,13 +213,22 @@ def _built_reports(db_path: Path, run_id: str | None) -> tuple[list[Report], boo
         missing = [m for m in REQUIRED_MARTS if not ctx.has(m)]
         if missing:
             raise ReportError(f"{db_path} lacks the marts {', '.join(missing)}: is the warehouse migrated and loaded?")
-        return [builder.build(ctx) for builder in BUILDERS], ctx.catalog_loaded, ctx.run
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        if staging.exists():
+            _remove_ours(staging.parent, staging)
+        staging.mkdir()
+        built = []
+        for builder in BUILDERS:
+            report = builder.build(ctx)
+            built.append((report, [_write_table(staging, t, con) for t in report.tables]))
+        return built, ctx.catalog_loaded, ctx.run
     finally:
         con.close()
 
 
-def _write_set(staging: Path, reports: list[Report], catalog: bool, run: dict | None, date_str: str, db_path: Path) -> None:
-    """Each report's page and data files, the index, summary.md and the set's manifest, into ``staging``."""
+def _write_pages(staging: Path, built: list[tuple[Report, list[dict]]], catalog: bool, run: dict | None, date_str: str, db_path: Path) -> None:
+    """Each report's page, the index, summary.md and the set's manifest, into ``staging`` (beside the data files)."""
+    reports = [report for report, _ in built]
     built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     env = environment()
     common = dict(nav=reports, date=date_str, built_at=built_at, db_name=db_path.name, run=run, repo_columns=REPO_COLUMNS)
@@ -205,8 +236,7 @@ def _write_set(staging: Path, reports: list[Report], catalog: bool, run: dict | 
         "date": date_str, "built_at": built_at, "warehouse": str(db_path), "run": _jsonable(run),
         "catalog_loaded": catalog, "reports": [],
     }
-    for report in reports:
-        files = [_write_table(staging, t) for t in report.tables]
+    for report, files in built:
         html = env.get_template("report.html.j2").render(
             report=report, current=report.slug, data_files={t.name for t in report.tables}, **common
         )

@@ -87,10 +87,6 @@ def build(ctx: Context) -> Report:
            ORDER BY CASE status WHEN 'conflict' THEN 0 WHEN 'missing_on_hub' THEN 1 WHEN 'missing_in_catalog' THEN 2 ELSE 3 END,
                     catalog_name, repo_id, field"""
     )
-    matches = ctx.df(
-        """SELECT catalog_name, repo_id, method, confidence, confident, note
-            FROM catalog_matches ORDER BY catalog_name, confidence DESC, repo_id"""
-    )
     unmatched = ctx.df(
         """SELECT c.name, c.family, c.lab, c.date,
                    arg_max(x.repo_id, struct_pack(a := x.confidence, b := x.repo_id)) AS best_candidate,
@@ -114,7 +110,10 @@ def build(ctx: Context) -> Report:
         Table(SLUG, "Field comparisons", rows, "reconciliation: conflicts first. Counts are shown rounded (hover for the exact figure); the CSV/Parquet keep them raw.",
               preview_rows=60, number_text=frozenset({"catalog_value", "hub_value"})),
         Table(f"{SLUG}-summary", "Comparisons per field", summary, "reconciliation counted by field and status."),
-        Table(f"{SLUG}-matches", "Catalog ↔ Hub matches", matches, f"catalog_matches; confident = confidence ≥ {CONFIDENT}.", preview_rows=40),
+        ctx.query_table(f"{SLUG}-matches", "Catalog ↔ Hub matches",
+                        """SELECT catalog_name, repo_id, method, confidence, confident, note
+                           FROM catalog_matches ORDER BY catalog_name, confidence DESC, repo_id""",
+                        f"catalog_matches; confident = confidence ≥ {CONFIDENT}.", preview_rows=40),
         Table(f"{SLUG}-unmatched", "Catalog entries without a confident match", unmatched, f"Best candidate below {CONFIDENT}, if any.", preview_rows=40),
     ]
     if has_gaps:

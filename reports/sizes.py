@@ -161,17 +161,19 @@ def _buckets(ctx: Context) -> pl.DataFrame:
     )
 
 
-def _floor_flag(ctx: Context) -> pl.DataFrame:
-    return ctx.df("SELECT repo_id, created_at_is_floor FROM v_timeline")
+def _points(ctx: Context) -> pl.DataFrame:
+    """What the scatter draws and names: one narrow row per dated model with a size, not v_sizes whole."""
+    return ctx.df("""SELECT s.repo_id, s.created_at, s.params, s.arch_class, s.downloads,
+                            coalesce(t.created_at_is_floor, false) AS created_at_is_floor
+                     FROM v_sizes s LEFT JOIN v_timeline t USING (repo_id)
+                     WHERE s.created_at IS NOT NULL AND s.params > 0""")
 
 
-def _scatter(sizes: pl.DataFrame, floor: pl.DataFrame) -> Chart:
+def _scatter(dated: pl.DataFrame) -> Chart:
     title = "Parameter count against creation date"
-    dated = sizes.filter(pl.col("created_at").is_not_null() & (pl.col("params") > 0))
     if dated.is_empty():
         return Chart(title, charts.empty_chart(title, "no model has both a parameter count and a creation date"))
-    dated = dated.join(floor, on="repo_id", how="left").with_columns(
-        pl.col("created_at_is_floor").fill_null(False),
+    dated = dated.with_columns(
         (pl.col("created_at").dt.epoch("us") / 86_400_000_000).alias("x"),  # matplotlib's date numbers: days since 1970
     )
     raster = dated.height > RASTER_ABOVE
@@ -252,15 +254,14 @@ def _bucket_chart(buckets: pl.DataFrame) -> Chart:
 
 
 def build(ctx: Context) -> Report:
-    sizes = ctx.df("SELECT * FROM v_sizes ORDER BY params DESC, repo_id")
     buckets = _buckets(ctx)
     catalog = None
     tables = [
-        Table(SLUG, "Models with a known parameter count", sizes, "v_sizes, largest first."),
+        ctx.query_table(SLUG, "Models with a known parameter count", "SELECT * FROM v_sizes ORDER BY params DESC, repo_id", "v_sizes, largest first."),
         Table(f"{SLUG}-buckets", "Size buckets", buckets, "Counts and downloads per v_models size bucket, and the models of unknown size."),
     ]
     notes = []
-    from_parent = sizes.filter(pl.col("params_source") == "base-model").height
+    from_parent = ctx.scalar("SELECT count(*) FROM v_sizes WHERE params_source = 'base-model'")
     if from_parent:  # sizes through lineage: say so (params_note names each parent)
         notes.append(f"{from_parent:,} of these counts are their base model's (params_source = base-model): adapters, "
                      "quantizations and finetunes without a count of their own; an adapter's own weights are not its size.")
@@ -278,7 +279,7 @@ def build(ctx: Context) -> Report:
         sections.append(Section("The catalog's size axis", "Every catalog entry at its parameter count, and the Hub's largest models beside them.",
                                 charts=[_catalog_chart(catalog, hub)], anchor="catalog-sizes"))
     sections += [
-        Section("Hub: size against time", "", charts=[_scatter(sizes, _floor_flag(ctx))]),
+        Section("Hub: size against time", "", charts=[_scatter(_points(ctx))]),
         Section("Size buckets", "", charts=[_bucket_chart(buckets)], tables=[tables[1]]),
         Section("Largest models", "", tables=[tables[0]]),
     ]
@@ -290,6 +291,7 @@ def build(ctx: Context) -> Report:
     headline.update({f"bucket {b}": int(n) for b, n in zip(buckets["size_bucket"].to_list(), buckets["n_models"].to_list()) if b != "unknown"})
     parts = ", ".join(f"{b}: {int(n):,}" for b, n in zip(buckets["size_bucket"].to_list(), buckets["n_models"].to_list()) if b != "unknown")
     summary = f"{known:,} models with a parameter count ({parts}); {unknown:,} unknown"
-    if sizes.height:
-        summary += f"; largest {sizes['repo_id'][0]} ({charts.human(sizes['params'][0])})"
+    largest = tables[0].frame  # the preview: v_sizes largest first
+    if largest.height:
+        summary += f"; largest {largest['repo_id'][0]} ({charts.human(largest['params'][0])})"
     return Report(SLUG, "Size axis", summary, headline, sections, tables, notes)

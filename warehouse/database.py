@@ -139,10 +139,12 @@ def open_warehouse(
     read_only: bool = False,
     allow_files: Path | str | None = None,
     lock_wait_s: float | None = None,
+    memory_limit: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Connect to the warehouse file; a writable connection is migrated to the latest schema first.
 
-    A read-only connection is sandboxed (see ``sandbox``; ``allow_files`` names the one folder it may read).
+    A read-only connection is sandboxed (see ``sandbox``; ``allow_files`` names the one folder it may read,
+    ``memory_limit`` caps DuckDB's memory before the settings are locked: a constant such as READER_MEMORY).
     Both wait up to ``lock_wait_s`` (default: READ_LOCK_WAIT_S / WRITE_LOCK_WAIT_S) for another process's lock.
     """
     path = Path(path)
@@ -151,7 +153,7 @@ def open_warehouse(
             raise WarehouseNotFound(f"no warehouse at {path}: run `hubcensus refresh`, `demo` or `rebuild` first")
         con = _connect(path, True, READ_LOCK_WAIT_S if lock_wait_s is None else lock_wait_s)
         try:
-            sandbox(con, allow_files)
+            sandbox(con, allow_files, memory_limit)
         except BaseException:
             con.close()
             raise
@@ -234,7 +236,7 @@ def _one_line(exc: BaseException) -> str:
 _SANDBOX_LOCK = threading.Lock()
 
 
-def sandbox(con: duckdb.DuckDBPyConnection, allow_files: Path | str | None = None) -> None:
+def sandbox(con: duckdb.DuckDBPyConnection, allow_files: Path | str | None = None, memory_limit: str | None = None) -> None:
     """No file system, network or extension access beyond the warehouse file, then lock the settings.
 
     ``allow_files`` opens one folder for reading (resolved; DuckDB checks the path it is given, so links inside
@@ -248,6 +250,8 @@ def sandbox(con: duckdb.DuckDBPyConnection, allow_files: Path | str | None = Non
             con.execute("SET autoinstall_known_extensions = false")
             con.execute("SET autoload_known_extensions = false")
             con.execute("SET TimeZone = 'UTC'")  # times read as the warehouse stores them, whatever the machine's zone
+            if memory_limit is not None:
+                con.execute("SET memory_limit = ?", [memory_limit])
             if wanted is not None:
                 con.execute("SET allowed_directories = ?", [[wanted]])
             con.execute("SET enable_external_access = false")
