@@ -20,7 +20,7 @@ from warehouse.database import open_warehouse
 from harvesters.replay.fixtures import DEMO_SNAPSHOT, make_raw_run, snapshot_bodies
 from warehouse.loading import LoadError, load_raw_run, load_run, rebuild, stage_run_facts, table_contents, write_run
 from warehouse.normalize.listing import PAGE_BYTES, read_page
-from warehouse.pages import normalize_page
+from warehouse.pages import StagedPage, normalize_page
 
 RUN1 = "20250101T060000Z-aaaaaa"
 RUN2 = "20250102T060000Z-bbbbbb"
@@ -118,11 +118,19 @@ def _plan(tmp_path, run):
         con.close()
 
 
-def test_a_normalized_page_survives_pickling(tmp_path):
+@pytest.mark.parametrize("handover", ["pickle", "staging folder"])
+def test_a_normalized_page_survives_its_handover(tmp_path, handover):
+    """Dask pickles pages; the flow stages them in the run's folder (frames as Arrow IPC), read once and removed."""
     (run, _) = two_runs(tmp_path / "data")
     plan = _plan(tmp_path, run)
     page = normalize_page(plan, run.listing_spans(4_000)[0])
-    copy = pickle.loads(pickle.dumps(page))
+    if handover == "pickle":
+        copy = pickle.loads(pickle.dumps(page))
+    else:
+        staged = StagedPage.write(plan, page)
+        assert staged.path.parent == plan.facts.directory and staged.path.is_file()
+        copy = staged.read()
+        assert not staged.path.exists()
     assert copy.index == page.index and list(copy.frames) == list(page.frames)
     assert all(copy.frames[name].equals(frame) for name, frame in page.frames.items())
     assert copy.files.configs.equals(page.files.configs) and copy.files.cards.equals(page.files.cards)
