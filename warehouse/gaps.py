@@ -22,6 +22,7 @@ from warehouse.matching import BET
 
 HUB_PLACEHOLDER_CREATED = dt.date(2022, 3, 2)  # createdAt of every repo older than that date
 COVERING_METHODS = ("curated_related", "lineage")  # below BET, yet the repo is the entry's family
+COVERS = (pl.col("confidence") >= BET) | pl.col("method").is_in(COVERING_METHODS)  # a match that covers its repo
 GAP_SCHEMA = {
     "gap_kind": pl.String,
     "gap_key": pl.String,
@@ -135,7 +136,7 @@ def compute_gaps(con, catalog: pl.DataFrame, matches: pl.DataFrame, canonical: d
     ``matches`` needs catalog_name, repo_id, method, confidence: only the pairs that cover a repo are read.
     """
     canonical = load_canonical_repos() if canonical is None else canonical
-    covered = matches.filter((pl.col("confidence") >= BET) | pl.col("method").is_in(COVERING_METHODS))
+    covered = matches.filter(COVERS)
     covered_ids = covered["repo_id"].unique()
     con.register("_hubcensus_covered", covered_ids.to_frame("repo_id"))
     try:

@@ -27,7 +27,7 @@ import polars as pl
 
 from warehouse.catalog import load_catalog
 from warehouse.catalog.parse import format_params, hub_license_class
-from warehouse.gaps import COVERING_METHODS, HUB_PLACEHOLDER_CREATED, compute_gaps
+from warehouse.gaps import COVERS, HUB_PLACEHOLDER_CREATED, compute_gaps
 from warehouse.matching import BET, MATCH_SCHEMA, CatalogMatcher
 
 PARAMS_TOLERANCE = 0.15
@@ -197,7 +197,7 @@ def match_warehouse(con, catalog: pl.DataFrame, batch_rows: int = MATCH_BATCH_RO
     for batch in _model_batches(con, match_columns, batch_rows):
         matches = matcher.match(batch, held, lineage).with_columns((pl.col("confidence") >= BET).alias("confident"))
         _replace_table(con, "catalog_matches", matches, delete=False)
-        covering.append(matches.filter(pl.col("confident") | pl.col("method").is_in(COVERING_METHODS)))
+        covering.append(matches.filter(COVERS))
         n += matches.height
     return pl.concat(covering) if covering else pl.DataFrame(schema={**MATCH_SCHEMA, "confident": pl.Boolean}), n
 
