@@ -29,7 +29,7 @@ DAYS = ("20250601T030000Z-day000", "20250602T030000Z-day001", "20250603T030000Z-
 SCOPE = "listing:search=;author=;filter="
 
 
-def harvest_day(snapshot, data_dir: Path, run_id: str, cache: Path, page_size: int = 20) -> RawRun:
+def harvest_day(snapshot, data_dir: Path, run_id: str, page_size: int = 20) -> RawRun:
     """One night: the replay Hub serves ``snapshot`` (a folder or a Snapshot), the real client lists it (expand fields) into a run."""
     from harvesters.harvest import land_listing
     from harvesters.hub import HubClient, ListingQuery
@@ -137,13 +137,13 @@ def nights(tmp_path_factory):
     shutil.copytree(DEMO_SNAPSHOT, snapshot)
     ids = sorted(b["id"] for b in snapshot_bodies(snapshot))
     data = DataDir(base / "data")
-    runs = [harvest_day(snapshot, data.root, DAYS[0], base)]
+    runs = [harvest_day(snapshot, data.root, DAYS[0])]
     day0 = copy.deepcopy({i: _body_path(snapshot, i).read_text() for i in ids})
     drift(snapshot, ids)
-    runs.append(harvest_day(snapshot, data.root, DAYS[1], base))
+    runs.append(harvest_day(snapshot, data.root, DAYS[1]))
     _body_path(snapshot, ids[3]).write_text(day0[ids[3]])  # back on the Hub
     _edit(snapshot, ids[20], lambda b: b.update(sha="e" * 40))
-    runs.append(harvest_day(snapshot, data.root, DAYS[2], base))
+    runs.append(harvest_day(snapshot, data.root, DAYS[2]))
     counts = [load_raw_run(data.warehouse, run.root) for run in runs]
     return data, runs, ids, counts
 
@@ -170,7 +170,7 @@ def test_changes_between_two_days_of_the_synthetic_hub_equal_its_listings_differ
 
     data = DataDir(tmp_path / "data")
     run_ids = ("20251201T030000Z-syn000", "20251202T030000Z-syn001")
-    runs = [harvest_day(SyntheticSnapshot(5000, seed=3, day=d), data.root, run_id, tmp_path, page_size=1000) for d, run_id in enumerate(run_ids)]
+    runs = [harvest_day(SyntheticSnapshot(5000, seed=3, day=d), data.root, run_id, page_size=1000) for d, run_id in enumerate(run_ids)]
     for run in runs:
         load_raw_run(data.warehouse, run.root)
     expected = listing_difference(runs[0], runs[1])
@@ -227,10 +227,10 @@ def test_licence_and_params_edited_by_hand_are_caught(tmp_path):
     snapshot = tmp_path / "snapshot"
     shutil.copytree(DEMO_SNAPSHOT, snapshot)
     data = DataDir(tmp_path / "data")
-    first = harvest_day(snapshot, data.root, DAYS[0], tmp_path)
+    first = harvest_day(snapshot, data.root, DAYS[0])
     _edit(snapshot, "google-bert/bert-base-uncased", _relicense("mit"))  # was apache-2.0
     _edit(snapshot, "meta-llama/Llama-3.1-8B-Instruct", lambda b: b["safetensors"].update(total=8_030_262_248))  # was 8,030,261,248
-    second = harvest_day(snapshot, data.root, DAYS[1], tmp_path)
+    second = harvest_day(snapshot, data.root, DAYS[1])
     for run in (first, second):
         load_raw_run(data.warehouse, run.root)
     con = duckdb.connect(str(data.warehouse), read_only=True)
@@ -256,11 +256,11 @@ def test_a_renamed_repo_is_one_renamed_row_once_its_alias_is_resolved(tmp_path, 
     _body_path(snapshot, "google-t5/t5-small").unlink()
     _body_path(snapshot, "t5-small").write_text(json.dumps(dict(renamed, id="t5-small", modelId="t5-small")))
     data = DataDir(tmp_path / "data")
-    first = harvest_day(snapshot, data.root, DAYS[0], tmp_path)
+    first = harvest_day(snapshot, data.root, DAYS[0])
     _body_path(snapshot, "t5-small").unlink()
     _body_path(snapshot, "google-t5/t5-small").write_text(json.dumps(renamed))
     _edit(snapshot, "google/flan-t5-large", lambda b: b.update(cardData={**(b.get("cardData") or {}), "base_model": "t5-small"}))
-    second = harvest_day(snapshot, data.root, DAYS[1], tmp_path)
+    second = harvest_day(snapshot, data.root, DAYS[1])
     if aliases_resolved:  # what the flow's resolve-aliases stage does after the listing
         with ReplayHub(snapshot, host="127.0.0.1", port=0) as hub:
             assert resolve_aliases(HubClient(hub.url), second, unlisted_parents(second))["renamed"] >= 1
