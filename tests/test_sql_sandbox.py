@@ -165,3 +165,15 @@ def test_allow_files_from_the_cli(db, canary):
     missing = runner.invoke(app, ["sql", "SELECT 1", "--data-dir", data_dir, "--allow-files", str(canary["mine"] / "nope")])
     assert missing.exit_code != 0 and "Traceback" not in missing.output
     _untouched(canary)
+
+
+def test_a_reader_can_be_capped_before_its_settings_lock(db):
+    """The report build caps DuckDB's memory (reports.build.READER_MEMORY); the cap is locked like the rest."""
+    con = open_warehouse(db, read_only=True, memory_limit="256MB")
+    try:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == "244.1 MiB"
+        with pytest.raises(Exception, match="locked"):
+            con.execute("SET memory_limit = '8GB'")
+        assert con.execute("SELECT count(*) FROM models").fetchall()[0][0] == 36
+    finally:
+        con.close()
