@@ -57,7 +57,7 @@ from warehouse.pages import (
 from warehouse.schemas import FETCH_SCHEMA, MODELS_SCHEMA, QUARANTINE_SCHEMA, conform
 
 PAGES_IN_FLIGHT = 2  # 32 MB pages: ~70 MB each once normalized (benchmarks/README.md)
-WRITER_MEMORY = "768MB"  # DuckDB's cap during a load: pages beyond it are evicted or spilled; what it cannot evict (the primary-key indexes: models, lineage, changes) must fit. A 2.5M first load: 768MB 280 s wall, peak RSS 1.27 GB; 1GB 275 s, 1.55 GB (512MB failed at 1.67M while the history tables had keys)
+WRITER_MEMORY = "1GB"  # DuckDB's cap during a load: pages beyond it are evicted or spilled; what it cannot evict (the primary-key indexes: models, lineage, changes) must fit. 1GB holds a 2.5M first load (peak RSS 1.55 GB). 768MB held it too (1.27 GB) but ran out of memory in merge_history on a 1M second night; 512MB failed at 1.67M while the history tables had keys
 CORE_TABLES = (
     "models", "model_configs", "model_cards", "model_files", "model_lineage",
     "model_stats_history", "model_versions", "harvest_runs", "quarantine", "file_fetches", "model_changes",
