@@ -193,7 +193,8 @@ def build_reports(db_path: Path | str, out_dir: Path | str, run_id: str | None =
         _write_pages(staging, built, catalog, run, date_str, db_path)
         final = _publish(staging, out_dir / date_str)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging.is_dir():  # the build may fail before it made its staging folder
+            _remove_ours(out_dir, staging)
         raise
     update_latest(out_dir)
     return final
