@@ -57,7 +57,7 @@ from warehouse.pages import (
 from warehouse.schemas import FETCH_SCHEMA, MODELS_SCHEMA, QUARANTINE_SCHEMA, conform
 
 PAGES_IN_FLIGHT = 2  # 32 MB pages: ~70 MB each once normalized (benchmarks/README.md)
-WRITER_MEMORY = "1GB"  # DuckDB's cap during a load: pages beyond it are evicted or spilled; what it cannot evict (the primary-key indexes: models, lineage, changes) must fit. 1GB holds a 2.5M first load (peak RSS 1.55 GB). 768MB held it too (1.27 GB) but ran out of memory in merge_history on a 1M second night; 512MB failed at 1.67M while the history tables had keys
+WRITER_MEMORY = "768MB"  # DuckDB's cap during a load: pages and staged rows beyond it are evicted or spilled; what it cannot evict (primary-key indexes) must fit. With the models key (until migration 063) a 2.5M reload of the same run ran out of memory at 1GB (953 MiB used); without it 768MB holds that reload (99 MiB of indexes left) and a 1M second night fits in 512MB
 CORE_TABLES = (
     "models", "model_configs", "model_cards", "model_files", "model_lineage",
     "model_stats_history", "model_versions", "harvest_runs", "quarantine", "file_fetches", "model_changes",
@@ -226,12 +226,14 @@ class PageWrite:
 
     ``fresh`` (repo_id, old_sha, old_first_seen_run, known) holds the page's repos not loaded yet, or last
     loaded from this run or an older one; its old_* columns are the stored values before this page's write.
+    ``keys`` is the page's repo id range: every statement reads stored rows through it (see ``page_keys``).
     """
 
     con: duckdb.DuckDBPyConnection
     run_id: str
     page: NormalizedPage
     fresh: pl.DataFrame
+    keys: dict[str, str | None]
     models_arrow: Any = None  # the page's models and ``fresh`` as Arrow, read by name in the steps' SQL
     fresh_arrow: Any = None
 
@@ -240,13 +242,25 @@ class PageWrite:
         return bool(self.fresh["known"].any())
 
 
-def find_fresh(con: duckdb.DuckDBPyConnection, run_id: str, page_models: Any) -> pl.DataFrame:
+def page_keys(models: pl.DataFrame) -> dict[str, str | None]:
+    """The page's repo id range, as the ``$lo``/``$hi`` parameters of ``IN_PAGE``.
+
+    Listing pages come in id order and each table is written page by page, so DuckDB's zone maps skip every
+    row group outside the range: a page reads its own neighbourhood of a table instead of all of it (the
+    range is only a filter, so a page in any other order is still right, only slower)."""
+    return {"lo": models["repo_id"].min(), "hi": models["repo_id"].max()}
+
+
+IN_PAGE = "{} BETWEEN $lo AND $hi"  # format with the key column; a constant, no data enters SQL text
+
+
+def find_fresh(con: duckdb.DuckDBPyConnection, run_id: str, page_models: Any, keys: dict[str, str | None]) -> pl.DataFrame:
     """``page_models`` (Arrow) is read by name in the SQL (see ``arrow``)."""
     return con.sql(
         "SELECT p.repo_id, m.sha AS old_sha, m.first_seen_run AS old_first_seen_run, m.repo_id IS NOT NULL AS known "
-        "FROM page_models p LEFT JOIN models m USING (repo_id) "
-        "WHERE m.repo_id IS NULL OR m.last_seen_run <= ?",
-        params=[run_id],
+        f"FROM page_models p LEFT JOIN (SELECT * FROM models WHERE {IN_PAGE.format('repo_id')}) m USING (repo_id) "
+        "WHERE m.repo_id IS NULL OR m.last_seen_run <= $run_id",
+        params={"run_id": run_id, **keys},
     ).pl()
 
 
@@ -255,7 +269,7 @@ def write_models(w: PageWrite) -> dict[str, int]:
     cols = [c for c in MODELS_SCHEMA if c != "first_seen_run"]
     page_models, fresh = w.models_arrow, w.fresh_arrow  # noqa: F841 - read by name in the SQL
     if w.any_known:
-        w.con.execute("DELETE FROM models WHERE repo_id IN (SELECT repo_id FROM fresh WHERE known)")
+        w.con.execute(f"DELETE FROM models WHERE {IN_PAGE.format('repo_id')} AND repo_id IN (SELECT repo_id FROM fresh WHERE known)", w.keys)
     w.con.execute(
         f"INSERT INTO models ({', '.join(cols)}, first_seen_run, deleted_on) "
         f"SELECT {', '.join('p.' + c for c in cols)}, least(p.first_seen_run, coalesce(f.old_first_seen_run, p.first_seen_run)), NULL "
@@ -263,8 +277,9 @@ def write_models(w: PageWrite) -> dict[str, int]:
     )
     if w.fresh.height < w.page.models.height:  # repos a newer run already loaded: this older run may predate them
         w.con.execute(
-            "UPDATE models SET first_seen_run = ? WHERE first_seen_run > ? AND repo_id IN (SELECT repo_id FROM page_models)",
-            [w.run_id, w.run_id],
+            f"UPDATE models SET first_seen_run = $run_id WHERE {IN_PAGE.format('repo_id')} AND first_seen_run > $run_id "
+            "AND repo_id IN (SELECT repo_id FROM page_models)",
+            {"run_id": w.run_id, **w.keys},
         )
     return {"models": w.fresh.height}
 
@@ -278,7 +293,7 @@ def write_model_files(w: PageWrite) -> dict[str, int]:
     )
     if replace["known"].any():
         replace_files = arrow(replace.filter("known").select("repo_id"))  # noqa: F841 - read by name in the SQL
-        w.con.execute("DELETE FROM model_files WHERE repo_id IN (SELECT repo_id FROM replace_files)")
+        w.con.execute(f"DELETE FROM model_files WHERE {IN_PAGE.format('repo_id')} AND repo_id IN (SELECT repo_id FROM replace_files)", w.keys)
     new_files = w.page.frames["model_files"].join(replace.select("repo_id"), on="repo_id", how="semi")
     page_files = arrow(new_files)  # noqa: F841 - read by name in the SQL
     w.con.execute("INSERT INTO model_files SELECT repo_id, path, size, run_id FROM page_files")
@@ -289,7 +304,7 @@ def write_lineage(w: PageWrite) -> dict[str, int]:
     lineage = w.page.frames["model_lineage"].join(w.fresh.select(pl.col("repo_id").alias("child_id")), on="child_id", how="semi")
     fresh, page_lineage = w.fresh_arrow, arrow(lineage)  # noqa: F841 - read by name in the SQL
     if w.any_known:
-        w.con.execute("DELETE FROM model_lineage WHERE child_id IN (SELECT repo_id FROM fresh WHERE known)")
+        w.con.execute(f"DELETE FROM model_lineage WHERE {IN_PAGE.format('child_id')} AND child_id IN (SELECT repo_id FROM fresh WHERE known)", w.keys)
     w.con.execute("INSERT INTO model_lineage SELECT child_id, parent_id, relation, source, note, run_id FROM page_lineage")
     return {"model_lineage": lineage.height}
 
