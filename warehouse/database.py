@@ -143,8 +143,9 @@ def open_warehouse(
 ) -> duckdb.DuckDBPyConnection:
     """Connect to the warehouse file; a writable connection is migrated to the latest schema first.
 
-    A read-only connection is sandboxed (see ``sandbox``; ``allow_files`` names the one folder it may read,
-    ``memory_limit`` caps DuckDB's memory before the settings are locked: a constant such as READER_MEMORY).
+    ``memory_limit`` caps DuckDB's memory (a constant such as READER_MEMORY or loading.WRITER_MEMORY): without
+    it DuckDB takes up to 80% of the machine before it spills. A read-only connection is sandboxed (see
+    ``sandbox``; ``allow_files`` names the one folder it may read; the cap is set before the settings are locked).
     Both wait up to ``lock_wait_s`` (default: READ_LOCK_WAIT_S / WRITE_LOCK_WAIT_S) for another process's lock.
     """
     path = Path(path)
@@ -163,6 +164,8 @@ def open_warehouse(
     path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(path, False, WRITE_LOCK_WAIT_S if lock_wait_s is None else lock_wait_s)
     try:
+        if memory_limit is not None:
+            con.execute("SET memory_limit = ?", [memory_limit])
         migrate(con)
     except BaseException:
         con.close()

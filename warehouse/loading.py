@@ -511,8 +511,7 @@ def load_run(
     page written; ``empty_first`` empties the core tables in the same transaction.
     """
     staging = data.staging_for(run.run_id)
-    con = open_warehouse(db_path or data.warehouse)
-    con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")  # a constant: no data in SQL text
+    con = open_warehouse(db_path or data.warehouse, memory_limit=WRITER_MEMORY)
     try:
         plan = stage_run_facts(con, run, staging)
         spans = run.listing_spans(page_bytes)

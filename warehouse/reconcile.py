@@ -154,6 +154,7 @@ def reconcile_fields(catalog: pl.DataFrame, models: pl.DataFrame, matches: pl.Da
 
 
 MATCH_BATCH_ROWS = 200_000  # repos matched at a time: bounds the reconciliation's memory whatever the Hub's size
+RECONCILER_MEMORY = "512MB"  # DuckDB's cap while reconciling (uncapped, it held ~1 GB at 1M models rather than spill)
 
 
 def _model_batches(con, columns: list[str], rows: int = MATCH_BATCH_ROWS) -> Iterator[pl.DataFrame]:
@@ -228,7 +229,7 @@ def reconcile_warehouse(db_path: Path | str, catalog_paths: list[Path] | list[st
     """Open the warehouse and reconcile in one transaction of its own (the flow's step after each load)."""
     from warehouse.database import open_warehouse, transaction
 
-    con = open_warehouse(db_path)
+    con = open_warehouse(db_path, memory_limit=RECONCILER_MEMORY)
     try:
         with transaction(con):
             return reconcile(con, catalog_paths)
