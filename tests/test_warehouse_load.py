@@ -224,7 +224,7 @@ def test_runs_over_time_history_versions_and_order(data_dir):
 
 
 def test_a_repo_on_two_pages_keeps_one_history_row_each_with_the_later_page(data_dir):
-    """model_stats_history and model_versions have no key (migration 061): the loader keeps them unique."""
+    """model_stats_history, model_versions (migration 061) and models (063) have no key: the loader keeps them unique."""
     db = DataDir(data_dir).warehouse
     filler = [_body(f"o/f{i}", f"f{i}", i) for i in range(6)]
     run = make_raw_run(data_dir, "20250101T060000Z-aaaaaa", bodies=[_body("o/m", "s1", 10), *filler, _body("o/m", "s1", 12)], files={}, page_size=2)
@@ -235,6 +235,8 @@ def test_a_repo_on_two_pages_keeps_one_history_row_each_with_the_later_page(data
     assert rows(con, "SELECT sha, first_seen_run FROM model_versions WHERE repo_id = 'o/m'") == [("s1", run.run_id)]
     assert rows(con, "SELECT count(*), count(DISTINCT repo_id) FROM model_stats_history") == [(7, 7)]
     assert rows(con, "SELECT count(*) FROM model_versions") == [(7,)]
+    assert rows(con, "SELECT count(*), count(DISTINCT repo_id) FROM models") == [(7, 7)]
+    assert rows(con, "SELECT downloads FROM models WHERE repo_id = 'o/m'") == [(12,)]
     con.close()
 
 

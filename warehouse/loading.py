@@ -410,9 +410,9 @@ PAGE_STEPS: tuple[Callable[[PageWrite], dict[str, int]], ...] = (
 def write_page(con: duckdb.DuckDBPyConnection, run_id: str, page: NormalizedPage) -> Counter:
     """Every table's rows of one page (``PAGE_STEPS``); returns rows written per table."""
     written: Counter = Counter()
-    models = arrow(page.models)
-    fresh = find_fresh(con, run_id, models)
-    step = PageWrite(con, run_id, page, fresh, models, arrow(fresh))
+    models, keys = arrow(page.models), page_keys(page.models)
+    fresh = find_fresh(con, run_id, models, keys)
+    step = PageWrite(con, run_id, page, fresh, keys, models, arrow(fresh))
     for write in PAGE_STEPS:
         written.update(write(step))
     return written
