@@ -98,7 +98,7 @@ class TreeSampler(threading.Thread):
 
         self.root, self.every_s, self.peak, self.stopped = psutil.Process(pid), every_s, 0, threading.Event()
         self.started, self.peak_at_s, self.peak_by_process = time.monotonic(), 0.0, {}
-        self.timeline: list[tuple[float, int]] = []  # (s since start, tree RSS MB), about once a second
+        self.timeline: list[tuple[float, int, int]] = []  # (s since start, tree RSS MB, refresh process RSS MB), ~1/s
 
     def run(self) -> None:
         import psutil
@@ -116,7 +116,8 @@ class TreeSampler(threading.Thread):
                     continue
             now = time.monotonic() - self.started
             if not self.timeline or now - self.timeline[-1][0] >= 1.0:
-                self.timeline.append((round(now, 1), round(sum(sizes.values()) / 2**20)))
+                own = next((rss for name, rss in sizes.items() if name.startswith(f"{self.root.pid} ")), 0)
+                self.timeline.append((round(now, 1), round(sum(sizes.values()) / 2**20), round(own / 2**20)))
             if sum(sizes.values()) > self.peak:
                 self.peak, self.peak_at_s = sum(sizes.values()), time.monotonic() - self.started
                 self.peak_by_process = {name: round(rss / 2**20) for name, rss in sizes.items()}
@@ -137,7 +138,8 @@ def refresh(url: str, data: Path, config: Path, env: dict[str, str], log: Path) 
     wall = time.perf_counter() - started
     sampler.stopped.set()
     sampler.join()
-    log.with_suffix(".rss.tsv").write_text("".join(f"{t}\t{mb}\n" for t, mb in sampler.timeline))  # beside the log: RSS over time
+    # beside the log: RSS over time (seconds, the tree, the refresh process alone)
+    log.with_suffix(".rss.tsv").write_text("".join(f"{t}\t{tree}\t{own}\n" for t, tree, own in sampler.timeline))
     if proc.returncode != 0:
         raise SystemExit(f"hubcensus refresh failed ({proc.returncode}): see {log}\n" + log.read_text()[-3000:])
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.peak / 2**20,
