@@ -1,7 +1,7 @@
 -- 063: models and model_changes lose their primary keys, as the history tables did in 061. A key's ART index
 -- cannot be evicted while a load writes, and a night rewrites every listed model (delete + insert), so the
--- models key held ~240 MB of the load's 732 MB cap at 1M models on a second night, and at 2.5M it left no room
--- for the run's own work: the load ran out of memory under a 768MB cap (benchmarks/README.md). model_changes'
+-- models key held ~240 MB of the load's 732 MB cap at 1M models on a second night, and at 2.5M a reload of one
+-- run ran out of memory under a 768MB cap and under 1GB (benchmarks/README.md); without it, 768MB holds. model_changes'
 -- key grows with every night's changes. Both stay unique: the loader deletes a page's known repos before it
 -- inserts them, and records a change only against a row an older run left (warehouse/loading.py, changes.py).
 -- DuckDB cannot drop a constraint, so each table is rebuilt: new table, rows copied in key order, old dropped,
