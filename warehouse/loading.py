@@ -13,6 +13,8 @@ Idempotent: loading the same run again leaves every table's content unchanged. K
 
 - ``models``, ``model_files``, ``model_lineage`` reflect each repo's newest run: a run older than the
   one a repo was last loaded from does not overwrite it (it can only move ``first_seen_run`` back).
+  ``models`` has no key (migration 063: its index could not be evicted): a page's known repos are deleted,
+  then inserted, which keeps one row per repo.
 - ``model_stats_history``: one row per (repo, UTC day of the run); the latest run of the day wins. It and
   ``model_versions`` have no index (they grow with the Hub): a run's rows are staged, then merged once (``merge_history``).
 - ``model_versions``: one row per (repo, sha), first seen = the earliest run that listed it.
