@@ -19,7 +19,7 @@ from typing import Any, Iterable
 import httpx2
 
 from harvesters.hub import HubClient
-from harvesters.landing import RawRun
+from harvesters.landing import RawRun, parse_line
 from harvesters.ratelimit import RetryAfterTooLong
 
 HUB_PREFIX = re.compile(r"^(?:https?://)?(?:huggingface\.co|hf\.co)/(?:models/)?")
@@ -56,18 +56,40 @@ def named_parents(model: Any) -> set[str]:
     return {p for p in cleaned if p and p != model.get("id")}
 
 
+NAMES_A_PARENT = (b"base_model", b"baseModels")  # every field named_parents reads has one of these in its bytes
+ID_VALUE = re.compile(rb'"id"\s*:\s*"([^"\\]*)"')  # an "id" key with a plain string value
+
+
 def unlisted_parents(run: RawRun) -> list[str]:
     """Parents named in the run's listing that the listing itself does not return, sorted.
 
     Two streaming passes (the named parents, then the listing crossing them off): memory grows with the
-    distinct parents, never with the Hub's models."""
+    distinct parents, never with the Hub's models. Most lines are decided by their bytes, unparsed: a line
+    without ``base_model``/``baseModels`` names no parent, and a line every one of whose ``"id"`` keys has a
+    plain value none of which is a named parent does not list one (``may_list``)."""
     named: set[str] = set()
-    for model in run.iter_models():
-        named |= named_parents(model)
-    for model in run.iter_models():
-        if isinstance(model, dict) and model.get("id") in named:
-            named.discard(model["id"])
+    for line in run.iter_listing_lines():
+        if any(key in line for key in NAMES_A_PARENT):
+            named |= named_parents(parse_line(line))
+    if not named:
+        return []
+    for line in run.iter_listing_lines():
+        if may_list(line, named):
+            model = parse_line(line)
+            if isinstance(model, dict) and isinstance(model.get("id"), str):
+                named.discard(model["id"])
     return sorted(named)
+
+
+def may_list(line: bytes, named: set[str]) -> bool:
+    """False only when the line's own id cannot be one of ``named``: every ``"id"`` in it is a key with a plain
+    string value (the model's id among them) and none of those values is named. Anything else is parsed."""
+    if not named:
+        return False
+    values = ID_VALUE.findall(line)
+    if len(values) != line.count(b'"id"'):  # an "id" the pattern did not read (escaped, not a string, a tag): parse
+        return True
+    return any(value.decode("utf-8", "replace") in named for value in values)
 
 
 def asked_in_run(run: RawRun) -> set[str]:

@@ -8,7 +8,7 @@ import duckdb
 
 from harvesters.aliases import named_parents, resolve_aliases, unlisted_parents
 from harvesters.hub import HubClient
-from harvesters.landing import DataDir
+from harvesters.landing import DataDir, parse_line
 from warehouse.database import open_warehouse
 from harvesters.replay.fixtures import make_raw_run
 from warehouse.loading import load_raw_run, table_contents
@@ -99,3 +99,23 @@ def test_unknown_parents_are_asked_once_and_the_answers_land_in_the_raw_run(repl
     assert unknown_ids(DataDir(data_dir).warehouse, unlisted_parents(run2)) == []  # the next night asks nothing
     model_info = [r for r in hub.requests if r["path"].startswith("/api/models/")]
     assert len(model_info) == 3 + 2  # one per parent, plus the two 307s' targets
+
+
+def test_unlisted_parents_decided_from_bytes_agree_with_parsing_every_line(data_dir):
+    """unlisted_parents parses only the lines whose bytes leave a doubt; the answer is the one parsing all gives."""
+    lines = [
+        b'{"id":"a/child","cardData":{"base_model":"p/one"}}',
+        b'{"id":"p/one","tags":["id","en"]}',  # a tag "id" (Indonesian): the bytes leave a doubt, so it is parsed
+        b'{"id":"x/y","baseModels":{"models":[{"id":"p/two"}]}}',  # a named parent's id, nested: not listed
+        b'{"id": "p/three", "cardData": {"base_model": "p/three-base"}}',  # spaced, as an earlier landing may be
+        b'{"id":"b/child","cardData":{"base_model":["p/three","p/four"]}}',
+        b'{"id":"p\\/four"}',  # an escaped slash: still p/four
+        b'{broken',
+        b'{"id":["p/five"],"tags":["base_model:p/five"]}',  # an id that is not a string lists nothing
+        b'{"id":"c/child","tags":["base_model:quantized:p/six"],"siblings":[{"rfilename":"p/six"}]}',
+    ]
+    run = make_raw_run(data_dir, RUN1, bodies=[], extra_lines=lines, files={})
+    parsed = [parse_line(line) for line in lines]
+    named = set().union(*(named_parents(m) for m in parsed))
+    listed = {m["id"] for m in parsed if isinstance(m, dict) and isinstance(m.get("id"), str)}
+    assert unlisted_parents(run) == sorted(named - listed) == ["p/five", "p/six", "p/three-base", "p/two"]
