@@ -81,6 +81,7 @@ def page_against_stored(path: Path, stored: int, page_size: int = 20_000) -> lis
 
     from warehouse.changes import record_page_changes
     from warehouse.database import open_warehouse
+    from warehouse.pages import page_keys
 
     con = open_warehouse(path)
     con.execute(f"""INSERT INTO models (repo_id, author, sha, license, gated, model_type, architectures, params_total, params_source,
@@ -94,7 +95,7 @@ def page_against_stored(path: Path, stored: int, page_size: int = 20_000) -> lis
         page = page.with_columns(pl.when(pl.int_range(pl.len()) % 50 == 0).then(pl.lit("mit")).otherwise(pl.col("license")).alias("license"))
         con.execute("BEGIN TRANSACTION")
         with Timer() as one:
-            record_page_changes(con, "R1", page)
+            record_page_changes(con, "R1", page, page_keys(page))
         con.execute("ROLLBACK")
         seconds.append(round(one.seconds, 3))
     con.close()

@@ -48,11 +48,13 @@ from warehouse.normalize.listing import PAGE_BYTES
 from warehouse.pages import (
     CARD_FILE,
     CONFIG_FILE,
+    IN_PAGE,
     NormalizedPage,
     PageError,
     PagePlan,
     RunFacts,
     normalize_page,
+    page_keys,
     parse_ts,
     run_context,
 )
@@ -244,18 +246,6 @@ class PageWrite:
         return bool(self.fresh["known"].any())
 
 
-def page_keys(models: pl.DataFrame) -> dict[str, str | None]:
-    """The page's repo id range, as the ``$lo``/``$hi`` parameters of ``IN_PAGE``.
-
-    Listing pages come in id order and each table is written page by page, so DuckDB's zone maps skip every
-    row group outside the range: a page reads its own neighbourhood of a table instead of all of it (the
-    range is only a filter, so a page in any other order is still right, only slower)."""
-    return {"lo": models["repo_id"].min(), "hi": models["repo_id"].max()}
-
-
-IN_PAGE = "{} BETWEEN $lo AND $hi"  # format with the key column; a constant, no data enters SQL text
-
-
 def find_fresh(con: duckdb.DuckDBPyConnection, run_id: str, page_models: Any, keys: dict[str, str | None]) -> pl.DataFrame:
     """``page_models`` (Arrow) is read by name in the SQL (see ``arrow``)."""
     return con.sql(
@@ -392,7 +382,7 @@ def write_quarantine(w: PageWrite) -> dict[str, int]:
 
 def record_changes(w: PageWrite) -> dict[str, int]:
     """What this page changes against the stored rows (warehouse/changes.py): must run before ``write_models``."""
-    return {"model_changes": record_page_changes(w.con, w.run_id, w.page.models)}
+    return {"model_changes": record_page_changes(w.con, w.run_id, w.page.models, w.keys)}
 
 
 # The per-page steps, in order. A step that compares a page with what is stored (e.g. recording changes) goes

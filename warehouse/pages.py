@@ -193,6 +193,18 @@ def carry_forward_facts(facts: RunFacts, ids: pl.DataFrame, files: FilePage) -> 
 
 
 # ------------------------------------------------------------------ one page
+def page_keys(models: pl.DataFrame) -> dict[str, str | None]:
+    """The page's repo id range, as the ``$lo``/``$hi`` parameters of ``IN_PAGE``.
+
+    Listing pages come in id order and each table is written page by page, so DuckDB's zone maps skip every
+    row group outside the range: a page reads its own neighbourhood of a table instead of all of it (the
+    range is only a filter, so a page in any other order is still right, only slower)."""
+    return {"lo": models["repo_id"].min(), "hi": models["repo_id"].max()}
+
+
+IN_PAGE = "{} BETWEEN $lo AND $hi"  # format with the key column; a constant, no data enters SQL text
+
+
 @dataclass
 class NormalizedPage:
     """One listing page ready to write: normalized frames, its parsed files, which repos listed siblings.
