@@ -79,8 +79,11 @@ class Replay:
     def stop(self) -> None:
         import psutil
 
-        times = psutil.Process(self.proc.pid).cpu_times()
-        self.cpu_s = times.user + times.system  # the Hub's side of the night: it shares the machine's cores
+        try:  # the Hub's side of the night: it shares the machine's cores
+            times = psutil.Process(self.proc.pid).cpu_times()
+            self.cpu_s: float | None = round(times.user + times.system, 2)
+        except psutil.Error:  # it already exited: stop() runs in a finally, and must not hide why
+            self.cpu_s = None
         self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=30)
@@ -194,7 +197,7 @@ def night(number: int, args: argparse.Namespace, work: Path, config: Path) -> di
         "loadavg_at_start": [round(x, 2) for x in load],
         "peak_rss_at_s": figures["peak_at_s"],
         "peak_rss_by_process_mb": figures["peak_by_process_mb"],
-        "replay_cpu_s": round(replay.cpu_s, 2),
+        "replay_cpu_s": replay.cpu_s,
     }
 
 

@@ -84,8 +84,6 @@ def unlisted_parents(run: RawRun) -> list[str]:
 def may_list(line: bytes, named: set[str]) -> bool:
     """False only when the line's own id cannot be one of ``named``: every ``"id"`` in it is a key with a plain
     string value (the model's id among them) and none of those values is named. Anything else is parsed."""
-    if not named:
-        return False
     values = ID_VALUE.findall(line)
     if len(values) != line.count(b'"id"'):  # an "id" the pattern did not read (escaped, not a string, a tag): parse
         return True
