@@ -91,7 +91,7 @@ def plan_fetches(data: DataDir, run: RawRun, scope: FileScope | None, full: bool
     last = {} if full else last_fetch_outcomes(data.warehouse)
     # a resumed run keeps what it settled before it crashed
     last.update({key: (row.get("sha"), row["status"]) for key, row in run.fetch_outcomes().items()})
-    in_scope = list(select_models(run.iter_models, scope))
+    in_scope = list(select_models(run.iter_index, scope))
     by_id = {m.id: m for m in in_scope}
     targets = [t for t in files_in_scope(in_scope) if needs_fetch(by_id[t.repo_id], t.path, last)]
     get_run_logger().info("%d models in file scope; %d files to fetch (%s)", len(in_scope), len(targets), "full" if full else "incremental")

@@ -25,6 +25,7 @@ from huggingface_hub import HfApi, get_session, set_client_factory
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.utils import HFValidationError, build_hf_headers, hf_raise_for_status, http_backoff, validate_repo_id
 
+from harvesters.landing import ParsedPage, cyclic_gc_paused
 from harvesters.ratelimit import HubRateLimiter
 from harvesters.retrying import with_retries
 from harvesters.settings import LISTING_EXPAND, LISTING_PAGE_SIZE, default_endpoint
@@ -148,7 +149,7 @@ class HubClient:
         except (httpx2.TransportError, httpx2.InvalidURL) as exc:
             raise HubUnreachable(f"cannot reach the Hub at {self.endpoint}: {type(exc).__name__}: {exc}") from exc
 
-    def iter_listing_pages(self, query: ListingQuery = ListingQuery()) -> Iterator[list[bytes]]:
+    def iter_listing_pages(self, query: ListingQuery = ListingQuery()) -> Iterator[ParsedPage]:
         """Yield the listing page by page, each model as one compact JSON line; nothing is held longer.
 
         The next page is requested while this one is parsed and landed (one page ahead, one thread): the
@@ -210,16 +211,20 @@ class HubClient:
         return response.content
 
 
-def page_lines(body: bytes) -> list[bytes]:
-    """A listing page (a JSON array) as one compact JSON line per model.
+def page_lines(body: bytes) -> ParsedPage:
+    """A listing page (a JSON array) as one compact JSON line per model, carrying the parsed models (the
+    landing indexes them without parsing again).
 
     orjson is the listing's hot path (~8x the stdlib per page); what it refuses (NaN, integers beyond 64 bits,
     both valid to Python's json) goes through the stdlib, so no page is lost to the faster parser.
     """
-    try:
-        return [orjson.dumps(item) for item in orjson.loads(body)]
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
-        return [json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() for item in json.loads(body)]
+    with cyclic_gc_paused():
+        try:
+            models = orjson.loads(body)
+            return ParsedPage([orjson.dumps(item) for item in models], models)
+        except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+            models = json.loads(body)
+            return ParsedPage([json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() for item in models], models)
 
 
 def client_accepts(repo_id: str) -> bool:

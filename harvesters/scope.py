@@ -69,9 +69,9 @@ class FileScope:
 def select_models(listing: Callable[[], Iterable[Any]], scope: FileScope) -> Iterator[ListedModel]:
     """The listed models in ``scope``, each once, in listing order.
 
-    ``listing`` opens the landed listing; it is read once: the N best by downloads are kept in a heap of N
-    while the other rules pick as they go, so memory is bounded by the scope, not the Hub (and a million-
-    model listing is parsed once, not twice). A repo listed twice (never in an id-ordered listing) is yielded
+    ``listing`` opens the landed listing, or its index (``RawRun.iter_index``: the same entries, cut down);
+    it is read once: the N best by downloads are kept in a heap of N while the other rules pick as they go, so
+    memory is bounded by the scope, not the Hub. A repo listed twice (never in an id-ordered listing) is yielded
     once, at the occurrence that made it into the top N.
     """
     top_n = 0 if scope.everything else scope.top_downloads

@@ -6,9 +6,10 @@ import json
 
 import duckdb
 
-from harvesters.aliases import named_parents, resolve_aliases, unlisted_parents
+from harvesters.aliases import resolve_aliases, unlisted_parents
 from harvesters.hub import HubClient
 from harvesters.landing import DataDir, parse_line
+from harvesters.listing_index import named_parents
 from warehouse.database import open_warehouse
 from harvesters.replay.fixtures import make_raw_run
 from warehouse.loading import load_raw_run, table_contents
@@ -101,11 +102,12 @@ def test_unknown_parents_are_asked_once_and_the_answers_land_in_the_raw_run(repl
     assert len(model_info) == 3 + 2  # one per parent, plus the two 307s' targets
 
 
-def test_unlisted_parents_decided_from_bytes_agree_with_parsing_every_line(data_dir):
-    """unlisted_parents parses only the lines whose bytes leave a doubt; the answer is the one parsing all gives."""
+def test_unlisted_parents_from_the_listing_index_agree_with_parsing_every_line(data_dir, tmp_path):
+    """unlisted_parents reads the run's listing index, not its lines; the answer is the one parsing every line
+    gives, and the one a run landed without an index (an earlier version's) gives from its listing."""
     lines = [
         b'{"id":"a/child","cardData":{"base_model":"p/one"}}',
-        b'{"id":"p/one","tags":["id","en"]}',  # a tag "id" (Indonesian): the bytes leave a doubt, so it is parsed
+        b'{"id":"p/one","tags":["id","en"]}',  # a tag "id" (Indonesian)
         b'{"id":"x/y","baseModels":{"models":[{"id":"p/two"}]}}',  # a named parent's id, nested: not listed
         b'{"id": "p/three", "cardData": {"base_model": "p/three-base"}}',  # spaced, as an earlier landing may be
         b'{"id":"b/child","cardData":{"base_model":["p/three","p/four"]}}',
@@ -118,4 +120,8 @@ def test_unlisted_parents_decided_from_bytes_agree_with_parsing_every_line(data_
     parsed = [parse_line(line) for line in lines]
     named = set().union(*(named_parents(m) for m in parsed))
     listed = {m["id"] for m in parsed if isinstance(m, dict) and isinstance(m.get("id"), str)}
+    assert run.index_path.exists()
     assert unlisted_parents(run) == sorted(named - listed) == ["p/five", "p/six", "p/three-base", "p/two"]
+    old = make_raw_run(tmp_path / "old", RUN1, bodies=[], extra_lines=lines, files={}, compressed=False)
+    assert not old.index_path.exists()
+    assert unlisted_parents(old) == unlisted_parents(run)
