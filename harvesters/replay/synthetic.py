@@ -60,7 +60,8 @@ def _digest(*parts: object) -> bytes:
 
 
 def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    """The Hub's timestamp form (``ts`` is UTC); isoformat is C (strftime was a sixth of a body's generation)."""
+    return ts.isoformat(timespec="seconds")[:19] + ".000Z"
 
 
 def _unit(*parts: object) -> float:
@@ -97,6 +98,9 @@ class _Ids(Sequence[str]):
     @overload
     def __getitem__(self, index: slice) -> list[str]: ...
     def __getitem__(self, index: int | slice) -> str | list[str]:
+        start, stop, org = self._snapshot._last_org
+        if type(index) is int and start <= index < stop:  # a listing page walks consecutive ids: the org asked last
+            return self._snapshot._org(org)[index - start].repo_id
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         n = len(self._snapshot)
@@ -158,7 +162,7 @@ class SyntheticSnapshot:
         ).hexdigest()
         self._version = ("synthetic", n, seed, per_org, day, templates_hash)
         self._lock = threading.Lock()
-        self._org_cache: OrderedDict[int, list[tuple[str, int]]] = OrderedDict()
+        self._org_cache: OrderedDict[int, tuple[list[_Member], list[str]]] = OrderedDict()  # members, their ids
         self._body_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cache_size = cache_size
         self._last_org = (0, 0, 0)  # (start, stop, org) of the org id_at read last; one tuple, swapped whole
@@ -194,17 +198,21 @@ class SyntheticSnapshot:
 
     def _org(self, org: int) -> list[_Member]:
         """The org's members (every model it ever had up to this day, deleted ones too), sorted by id."""
+        return self._org_entry(org)[0]
+
+    def _org_entry(self, org: int) -> tuple[list[_Member], list[str]]:
         with self._lock:
             hit = self._org_cache.get(org)
             if hit is not None:
                 self._org_cache.move_to_end(org)
                 return hit
         rows = self._build_org(org)
+        entry = (rows, [m.repo_id for m in rows])
         with self._lock:
-            self._org_cache[org] = rows
+            self._org_cache[org] = entry
             while len(self._org_cache) > 1024:
                 self._org_cache.popitem(last=False)
-        return rows
+        return entry
 
     def _start(self, org: int) -> int:
         """Position in ``ids()`` of the org's first member."""
@@ -234,9 +242,9 @@ class SyntheticSnapshot:
         org = int(digits)
         if org >= self.orgs:
             return None
-        rows = self._org(org)
-        at = bisect_left([m.repo_id for m in rows], repo_id)
-        return rows[at] if at < len(rows) and rows[at].repo_id == repo_id else None
+        rows, ids = self._org_entry(org)
+        at = bisect_left(ids, repo_id)
+        return rows[at] if at < len(rows) and ids[at] == repo_id else None
 
     # -- drift ------------------------------------------------------------------------------------
     def deleted_on(self, member: _Member) -> int:
@@ -299,7 +307,11 @@ class SyntheticSnapshot:
         }
         self._drift(member, new)
         # the template's keys, in its order, re-keyed where we vary them; the rest (cardData, config, ...) as is
-        return {key: new.get(key, value) for key, value in body.items()}
+        out = body.copy()  # a copy keeps the key order, and assigning a key it has keeps its place
+        for key, value in new.items():
+            if key in out:
+                out[key] = value
+        return out
 
     def model(self, repo_id: str) -> dict[str, Any] | None:
         with self._lock:
