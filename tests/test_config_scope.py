@@ -88,3 +88,31 @@ def test_a_malformed_listing_entry_costs_its_fields_never_the_selection():
     assert weird == ListedModel("o/weird", sha=None, author=None, downloads=0, siblings=None)
     assert ListedModel.read(hostile[-5]).siblings == frozenset({"README.md"})
     assert ListedModel.read(hostile[-4]) is None and ListedModel.read("not a model") is None
+
+
+def test_an_index_entry_reads_as_its_listing_entry_does_whatever_its_shape():
+    """The file scope reads the listing index (harvesters/listing_index.py): an entry must give the ListedModel
+    its listing entry gives, with siblings cut down to MODEL_FILES, for entries of any shape."""
+    from harvesters.listing_index import index_entry
+    from harvesters.settings import MODEL_FILES
+
+    entries = [
+        *MODELS,
+        {"id": " padded/id ", "sha": 5, "author": ["x"], "downloads": True, "siblings": [{"rfilename": "README.md"}, {"rfilename": "a.bin"}]},
+        {"id": "a/b", "downloads": 2**70, "siblings": ["config.json", {"rfilename": 7}, {"size": 1}, {"rfilename": "config.json", "size": 3}]},
+        {"id": "a/c", "downloads": -4, "siblings": {"rfilename": "config.json"}},
+        {"id": "a/d", "siblings": [[1], {"rfilename": ["config.json"]}]},
+        {"id": "", "cardData": {"base_model": "p/q"}},
+        {"id": 12, "tags": ["base_model:finetune:p/r", 3]},
+        ["not", "an", "object"],
+    ]
+    for entry in entries:
+        listed, indexed = ListedModel.read(entry), ListedModel.read(index_entry(entry) or {})
+        if listed is None:
+            assert indexed is None
+            continue
+        assert (indexed.id, indexed.sha, indexed.author) == (listed.id, listed.sha, listed.author)
+        assert indexed.downloads == min(listed.downloads, 2**63 - 1)
+        assert indexed.siblings == (None if listed.siblings is None else listed.siblings & set(MODEL_FILES))
+    assert index_entry({"id": "", "cardData": {"base_model": "p/q"}})["parents"] == ["p/q"]  # no usable id, still names a parent
+    assert index_entry({"id": 12, "tags": ["base_model:finetune:p/r", 3]}) == {"id": None, "parents": ["p/r"]}
