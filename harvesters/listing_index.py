@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harvesters.scope import listed_fields, sibling_names
 from harvesters.settings import MODEL_FILES
 
 HUB_PREFIX = re.compile(r"^(?:https?://)?(?:huggingface\.co|hf\.co)/(?:models/)?")
@@ -66,10 +67,10 @@ def _model_files(siblings: Any) -> list[dict[str, str]] | None:
     """The ``MODEL_FILES`` among a listing's siblings, as siblings (None when the listing gave no list)."""
     if not isinstance(siblings, list):
         return None
-    try:
-        names = {sibling["rfilename"] for sibling in siblings}  # the listing's shape: fastest read (2x methodcaller)
+    try:  # the listing's shape, read fast: only MODEL_FILES are looked up, so a name of another type does no harm
+        names: Any = {sibling["rfilename"] for sibling in siblings}
     except (KeyError, TypeError):  # a sibling that is not an object, without a name, or with an unhashable one
-        names = {s.get("rfilename") for s in siblings if isinstance(s, dict) and isinstance(s.get("rfilename"), str)}
+        names = sibling_names(siblings)
     return [{"rfilename": name} for name in MODEL_FILES if name in names]
 
 
@@ -77,19 +78,17 @@ def index_entry(model: Any) -> dict[str, Any] | None:
     """One listed model's index entry; None for a line that is not a JSON object (it names and lists nothing).
 
     ``id`` is the listing's own string (the renamed-parents stage crosses off exactly what was listed), the
-    other fields what ``harvesters.scope.ListedModel.read`` would take of them (the same rules, without
-    building one: a third of the cost), and ``siblings`` only the ``MODEL_FILES`` the listing says the repo
-    has (None: it did not say), the only names the file scope asks about.
+    other fields what ``ListedModel.read`` takes of them (``listed_fields``), and ``siblings`` only the
+    ``MODEL_FILES`` the listing says the repo has (None: it did not say), the only names the file scope asks about.
     """
     if not isinstance(model, dict):
         return None
     raw_id = model.get("id")
     entry: dict[str, Any] = {"id": raw_id if isinstance(raw_id, str) else None, "parents": sorted(named_parents(model))}
-    if entry["id"] is None or not entry["id"].strip():
+    fields = listed_fields(model)
+    if fields is None:
         return entry  # ListedModel.read skips it too: it names parents, nothing more
-    sha, author, downloads = model.get("sha"), model.get("author"), model.get("downloads")
-    entry["sha"] = sha if isinstance(sha, str) else None
-    entry["author"] = author if isinstance(author, str) else None
-    entry["downloads"] = min(downloads, MAX_DOWNLOADS) if isinstance(downloads, int) and not isinstance(downloads, bool) and downloads > 0 else 0
+    _, entry["sha"], entry["author"], downloads = fields
+    entry["downloads"] = min(downloads, MAX_DOWNLOADS)
     entry["siblings"] = _model_files(model.get("siblings"))
     return entry

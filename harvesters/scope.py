@@ -31,24 +31,35 @@ class ListedModel:
     @classmethod
     def read(cls, entry: Any, siblings: bool = True) -> "ListedModel | None":
         """``siblings=False`` skips the file names: the costly part, and needed only for models in scope."""
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"].strip():
+        fields = listed_fields(entry)
+        if fields is None:
             return None
-        sha, author, downloads = entry.get("sha"), entry.get("author"), entry.get("downloads")
-        listed = entry.get("siblings") if siblings else None
-        names = None
-        if isinstance(listed, list):
-            names = frozenset(s["rfilename"] for s in listed if isinstance(s, dict) and isinstance(s.get("rfilename"), str))
-        return cls(
-            id=entry["id"].strip(),
-            sha=sha if isinstance(sha, str) else None,
-            author=author if isinstance(author, str) else None,
-            downloads=downloads if isinstance(downloads, int) and not isinstance(downloads, bool) and downloads > 0 else 0,
-            siblings=names,
-        )
+        return cls(*fields, siblings=sibling_names(entry.get("siblings")) if siblings else None)
 
     @property
     def owner(self) -> str:
         return (self.author or (self.id.split("/", 1)[0] if "/" in self.id else "")).lower()
+
+
+def listed_fields(entry: Any) -> tuple[str, str | None, str | None, int] | None:
+    """A listing entry's id (stripped), sha, author and downloads, each checked for its shape (a wrong one reads
+    as missing, downloads as 0); None when it has no usable id. ``ListedModel`` and the listing index both read so."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"].strip():
+        return None
+    sha, author, downloads = entry.get("sha"), entry.get("author"), entry.get("downloads")
+    return (
+        entry["id"].strip(),
+        sha if isinstance(sha, str) else None,
+        author if isinstance(author, str) else None,
+        downloads if isinstance(downloads, int) and not isinstance(downloads, bool) and downloads > 0 else 0,
+    )
+
+
+def sibling_names(siblings: Any) -> frozenset[str] | None:
+    """The file names a listing's siblings give (objects with a string ``rfilename``); None when it gave no list."""
+    if not isinstance(siblings, list):
+        return None
+    return frozenset(s["rfilename"] for s in siblings if isinstance(s, dict) and isinstance(s.get("rfilename"), str))
 
 
 @dataclass(frozen=True)

@@ -98,9 +98,6 @@ class _Ids(Sequence[str]):
     @overload
     def __getitem__(self, index: slice) -> list[str]: ...
     def __getitem__(self, index: int | slice) -> str | list[str]:
-        start, stop, org = self._snapshot._last_org
-        if type(index) is int and start <= index < stop:  # a listing page walks consecutive ids: the org asked last
-            return self._snapshot._org(org)[index - start].repo_id
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         n = len(self._snapshot)
