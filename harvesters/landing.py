@@ -548,11 +548,15 @@ class RawRun:
             spans.append(ListingSpan(len(spans), start, offset, line, tuple(group), size))
         return spans
 
-    def read_span(self, span: ListingSpan) -> bytes:
-        """A span's ndjson bytes, uncompressed: only its own frames (or byte range) are read."""
+    def stored_span(self, span: ListingSpan) -> bytes:
+        """A span's bytes as stored: its zstd frames (a zstd stream of their own), or a range of ``models.ndjson``."""
         with open(self.listing_path, "rb") as fh:
             fh.seek(span.start)
-            stored = fh.read(span.end - span.start)
+            return fh.read(span.end - span.start)
+
+    def read_span(self, span: ListingSpan) -> bytes:
+        """A span's ndjson bytes, uncompressed: only its own frames (or byte range) are read."""
+        stored = self.stored_span(span)
         if not span.frames:
             return stored
         decompressor = zstandard.ZstdDecompressor()

@@ -172,3 +172,28 @@ def test_the_listing_index_reads_as_the_listing_does(flow_run):
     named = set().union(*(named_parents(m) for m in run.iter_models()))
     listed = {m["id"] for m in run.iter_models() if isinstance(m.get("id"), str)}
     assert unlisted_parents(run) == sorted(named - listed)
+
+
+def test_duckdb_reads_the_real_listing_as_polars_does(flow_run, tmp_path):
+    """The listing's pages are read by DuckDB (``read_page_file``) and, when it refuses, by Polars: on 2,952 real
+    listing entries DuckDB takes every page, and each normalizes to the same rows as Polars' reading of it."""
+    import datetime as dt
+
+    from harvesters.landing import RawRun
+    from warehouse.normalize.listing import RunContext, normalize_listing, read_page, read_page_file
+
+    result, _, _ = flow_run
+    run = RawRun.open(DataDir(Path(result["raw_dir"]).parent.parent), Path(result["raw_dir"]).name)
+    ctx = RunContext(run.run_id, dt.date(2022, 2, 21), dt.datetime(2022, 2, 21, tzinfo=dt.UTC))
+    spans = run.listing_spans(256 * 1024)
+    assert len(spans) == 3 and all(span.frames for span in spans)  # a frame a listing page of 1,000
+    for span in spans:
+        stored = tmp_path / f"page-{span.index}.ndjson.zst"
+        stored.write_bytes(run.stored_span(span))
+        by_duckdb = read_page_file(stored, compressed=True)
+        by_polars, bad = read_page(run.read_span(span), span.first_line, run.run_id)
+        assert by_duckdb is not None and bad == []
+        assert by_duckdb.height == by_polars.height
+        duckdb_tables, polars_tables = normalize_listing(by_duckdb, ctx), normalize_listing(by_polars, ctx)
+        for table, frame in polars_tables.items():
+            assert duckdb_tables[table].equals(frame), (span.index, table)

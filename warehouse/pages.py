@@ -1,6 +1,7 @@
 """One listing page, from the raw landing to the tidy frames the loader writes. Pure: files in, frames out.
 
-A page is a ``ListingSpan`` of the run's listing. ``normalize_page`` reads that span (only its own zstd frames),
+A page is a ``ListingSpan`` of the run's listing. ``normalize_page`` reads that span (only its own zstd frames,
+copied to the staging folder for DuckDB's JSON reader),
 parses the config.json / README.md fetched for its models, carries forward the facts stored for the models whose
 files were not fetched this run, and normalizes it with Polars. It never opens the warehouse: what it needs of
 earlier runs was exported once per run into the run's staging folder (``RunFacts``) before any page was
@@ -23,7 +24,7 @@ from harvesters.landing import ListingSpan, RawRun
 from hubcensus.errors import HubcensusError
 from warehouse.normalize import mappings
 from warehouse.normalize.documents import CARD_FAILURES, DocumentError, card_lineage_fields, parse_card, parse_config
-from warehouse.normalize.listing import CARD_FACTS_SCHEMA, CONFIG_FACTS_SCHEMA, EXCERPT, RunContext, normalize_listing, read_page
+from warehouse.normalize.listing import CARD_FACTS_SCHEMA, CONFIG_FACTS_SCHEMA, EXCERPT, RunContext, normalize_listing, read_page, read_page_file
 from warehouse.schemas import CARDS_SCHEMA, CONFIGS_SCHEMA, FETCH_SCHEMA, QUARANTINE_SCHEMA, conform
 
 CONFIG_FILE = "config.json"
@@ -231,10 +232,27 @@ def _has_siblings(page: pl.DataFrame) -> pl.DataFrame:
     return flags.filter("known").select("repo_id").unique()
 
 
+def read_listing_page(run: RawRun, span: ListingSpan, scratch: Path) -> tuple[pl.DataFrame, list[dict]]:
+    """One span of the listing as (LISTING_SCHEMA frame, quarantine rows).
+
+    DuckDB reads the span's stored bytes (its zstd frames, copied to ``scratch``); a page it refuses, or one
+    that holds what only DuckDB accepts, is read again by ``read_page``: Polars, then line by line.
+    """
+    path = scratch / f"listing-{span.index:06d}.ndjson{'.zst' if span.frames else ''}"
+    path.write_bytes(run.stored_span(span))
+    try:
+        page = read_page_file(path, compressed=bool(span.frames))
+    finally:
+        path.unlink()
+    if page is not None:
+        return page, []
+    return read_page(run.read_span(span), span.first_line, run.run_id)
+
+
 def normalize_page(plan: PagePlan, span: ListingSpan) -> NormalizedPage:
     """Read one span of the listing and turn it, with its files and carried facts, into the tables' frames."""
     run = plan.run
-    page, bad = read_page(run.read_span(span), span.first_line, run.run_id)
+    page, bad = read_listing_page(run, span, plan.facts.directory)
     ids = _page_ids(page)
     fetches = conform(plan.facts.rows_for(plan.facts.fetches, ids, ["repo_id"]), FETCH_SCHEMA)
     files = parse_files(run, fetches, dict(ids.iter_rows()), mappings.params_formulas())
