@@ -173,6 +173,18 @@ def open_warehouse(
     return con
 
 
+def open_file_reader(folder: Path | str, memory_limit: str = "256MB") -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB, no warehouse, that reads the files of one folder only (sandboxed as a read-only
+    warehouse connection is) on one thread: what reads a run's listing pages from its staging folder."""
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        sandbox(con, folder, memory_limit)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, retried with backoff while another process holds the file lock, up to ``wait_s``."""
     started = time.monotonic()

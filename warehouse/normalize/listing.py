@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from warehouse.database import open_file_reader
 from warehouse.normalize import mappings
 from warehouse.normalize.arch import arch_class_columns
 from warehouse.normalize.documents import MAX_PARAMS
@@ -193,12 +194,14 @@ _READ_LISTING_SQL = (
 _readers = threading.local()
 
 
-def _reader() -> duckdb.DuckDBPyConnection:
-    """This thread's in-memory DuckDB (a connection costs ~30 ms: one per normalizing thread, not per page)."""
-    con = getattr(_readers, "con", None)
-    if con is None:
-        con = _readers.con = duckdb.connect(config={"threads": 1, "memory_limit": "256MB"})
-    return con
+def _reader(folder: Path) -> duckdb.DuckDBPyConnection:
+    """This thread's file reader for ``folder`` (a connection costs ~30 ms: one per thread and run, not per page)."""
+    cached = getattr(_readers, "cached", None)
+    if cached is None or cached[0] != folder:
+        if cached is not None:
+            cached[1].close()
+        _readers.cached = (folder, open_file_reader(folder))
+    return _readers.cached[1]
 
 
 def read_page_file(path: Path, compressed: bool) -> pl.DataFrame | None:
@@ -211,7 +214,7 @@ def read_page_file(path: Path, compressed: bool) -> pl.DataFrame | None:
     ``_lenient_only``), so what each line loses is quarantined the same way whichever reader reads it.
     """
     try:
-        table = _reader().sql(_READ_LISTING_SQL, params={"path": str(path), "compression": "zstd" if compressed else "none"}).to_arrow_table()
+        table = _reader(path.parent).sql(_READ_LISTING_SQL, params={"path": str(path), "compression": "zstd" if compressed else "none"}).to_arrow_table()
     except duckdb.Error:
         return None
     frame = pl.from_arrow(table)
