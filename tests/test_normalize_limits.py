@@ -139,3 +139,20 @@ def test_nan_or_infinity_in_a_line_is_missing_in_that_field_only(data_dir, token
     notes = rows(db, "SELECT repo_id, reason FROM quarantine ORDER BY 1")
     assert [r for r, _ in notes] == ["acme/odd-downloads", "acme/odd-nested"]
     assert token.lstrip("-") in notes[0][1] and "downloads" in notes[0][1] and "safetensors" in notes[1][1]
+
+
+def test_duckdb_reads_a_page_whose_names_only_mention_nan_or_infinity(tmp_path):
+    """A page holding a NaN or Infinity token is read the Polars way (above); names that merely contain the
+    words (BAAI/Infinity-Instruct is a popular dataset) keep the page on DuckDB's reader, as it was read."""
+    from warehouse.normalize.listing import read_page_file
+
+    plain = tmp_path / "plain.ndjson"
+    plain.write_bytes(
+        b'{"id":"acme/NaN-bert","tags":["dataset:BAAI/Infinity-Instruct"],"cardData":{"datasets":["BAAI/Infinity-Instruct"]},'
+        b'"siblings":[{"rfilename":"Infinity.md"}],"downloads":"NaN apples"}\n'
+    )
+    page = read_page_file(plain, compressed=False)
+    assert page is not None and page.to_dicts()[0]["tags"] == ["dataset:BAAI/Infinity-Instruct"]
+    odd = tmp_path / "odd.ndjson"
+    odd.write_bytes(b'{"id":"acme/bert","siblings":[{"rfilename":"a.bin","size":Infinity}]}\n')
+    assert read_page_file(odd, compressed=False) is None
