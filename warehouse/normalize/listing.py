@@ -261,8 +261,7 @@ def _license() -> pl.Expr:
     from_card = text_first(pl.col("_license_text"))
     from_tag = pl.col("tags").list.eval(pl.element().filter(pl.element().str.starts_with("license:")).str.slice(8)).list.first()
     raw = pl.coalesce(from_card, from_tag).str.strip_chars().str.to_lowercase()
-    raw = pl.when(raw == "").then(None).otherwise(raw)
-    return raw.replace(mappings.license_aliases())
+    return raw.replace({"": None, **mappings.license_aliases()})  # one pass: a when/then on ``raw`` computed it twice
 
 
 def _count(expr: pl.Expr) -> pl.Expr:
@@ -287,15 +286,15 @@ RANGE_CHECKS = (
 
 def _range_notes(frame: pl.DataFrame, run_id: str) -> pl.DataFrame:
     """Quarantine notes (stage listing) for counts out of range or unreadable: the field is NULL, the row stays."""
-    notes = [
-        frame.filter(raw.is_not_null() & checked.is_null()).select(
+    notes = [  # lazy: each filter reads only the columns its note needs, not the page's siblings and all
+        frame.lazy().filter(raw.is_not_null() & checked.is_null()).select(
             pl.lit(run_id).alias("run_id"), "repo_id", pl.lit("listing").alias("stage"),
             pl.concat_str(pl.lit(f"{label} = "), raw.str.slice(0, 80), pl.lit(" is not a count in range: stored as NULL")).alias("reason"),
             raw.str.slice(0, EXCERPT).alias("excerpt"),
         )  # fmt: skip
         for label, raw, checked in RANGE_CHECKS
     ]
-    return conform(pl.concat(notes), QUARANTINE_SCHEMA)
+    return conform(pl.concat(notes).collect(), QUARANTINE_SCHEMA)
 
 
 def _params() -> tuple[list[pl.Expr], pl.Expr, pl.Expr]:
@@ -393,12 +392,12 @@ def _lineage(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _without_id(page: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
     """Quarantine rows for records without an id."""
-    no_id = page.filter(pl.col("id").str.strip_chars().fill_null("") == "")
+    no_id = page.lazy().filter(pl.col("id").str.strip_chars().fill_null("") == "")
     return no_id.select(
         pl.lit(ctx.run_id).alias("run_id"), pl.lit(None, pl.String).alias("repo_id"), pl.lit("listing").alias("stage"),
         pl.lit("record without an id").alias("reason"),
         pl.concat_str(pl.lit("author="), pl.col("author").fill_null("?"), pl.lit(" sha="), pl.col("sha").fill_null("?")).alias("excerpt"),
-    )  # fmt: skip
+    ).collect()  # fmt: skip
 
 
 def _with_facts(page: pl.DataFrame, config_facts: pl.DataFrame, card_facts: pl.DataFrame) -> pl.DataFrame:
