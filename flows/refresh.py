@@ -106,8 +106,9 @@ def fetch_shard(client: HubClient, run: RawRun, targets: list[FileTarget], concu
 
 @task(name="normalize-page", cache_policy=NO_CACHE, persist_result=False)
 def normalize_page(plan, span: ListingSpan):
-    """Normalize one listing page (read-only: its raw span, its files, the run's staged facts) into the run's
-    staging folder; returns where it is (a ``StagedPage``): tasks pass paths, not data."""
+    """Normalize one listing page (read-only: its raw span, its files, the run's staged facts) and stage it under
+    its path in the run's staging folder (in memory on the writer's own threads); returns that ``StagedPage``:
+    tasks pass paths, not data."""
     from warehouse.pages import stage_normalized_page
 
     return stage_normalized_page(plan, span)

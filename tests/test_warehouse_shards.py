@@ -7,6 +7,7 @@ the warehouse ends up the same.
 from __future__ import annotations
 
 import gc
+import dataclasses
 import pickle
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -118,19 +119,27 @@ def _plan(tmp_path, run):
         con.close()
 
 
-@pytest.mark.parametrize("handover", ["pickle", "staging folder"])
+@pytest.mark.parametrize("handover", ["pickle", "staging folder", "in process"])
 def test_a_normalized_page_survives_its_handover(tmp_path, handover):
-    """Dask pickles pages; the flow stages them in the run's folder (frames as Arrow IPC), read once and removed."""
+    """Dask pickles pages; a page normalized in another process than the writer's is staged in the run's folder
+    (frames as Arrow IPC), read once and removed; one normalized in the writer's process waits in memory."""
     (run, _) = two_runs(tmp_path / "data")
     plan = _plan(tmp_path, run)
     page = normalize_page(plan, run.listing_spans(4_000)[0])
     if handover == "pickle":
         copy = pickle.loads(pickle.dumps(page))
-    else:
-        staged = StagedPage.write(plan, page)
+    elif handover == "staging folder":
+        staged = StagedPage.write(dataclasses.replace(plan, writer_pid=-1), page)  # as on a Dask worker
         assert staged.path.parent == plan.facts.directory and staged.path.is_file()
         copy = staged.read()
         assert not staged.path.exists()
+    else:
+        staged = StagedPage.write(plan, page)
+        assert not staged.path.exists()
+        copy = staged.read()
+        assert copy is page
+        with pytest.raises(FileNotFoundError):
+            staged.read()  # handed over once
     assert copy.index == page.index and list(copy.frames) == list(page.frames)
     assert all(copy.frames[name].equals(frame) for name, frame in page.frames.items())
     assert copy.files.configs.equals(page.files.configs) and copy.files.cards.equals(page.files.cards)
@@ -178,3 +187,33 @@ def test_the_loader_never_holds_more_than_pages_in_flight_pages(tmp_path, in_fli
     assert len(written) == len(run.listing_spans(1_500)) > 2 * in_flight and written == sorted(written)
     assert max(in_flight_now for _, in_flight_now in seen) == in_flight
     assert max(live for live, _ in seen) <= in_flight - 1  # a submission waits until a written page is released
+
+
+def test_a_load_that_stops_leaves_no_page_waiting_in_memory(tmp_path):
+    """Pages staged ahead in the writer's process (the flow's thread runner) wait in memory until written: a
+    load that stops drops them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from warehouse import pages
+    from warehouse.loading import load_run
+    from warehouse.pages import stage_normalized_page
+
+    (run, _) = two_runs(tmp_path / "data")
+    pool = ThreadPoolExecutor(max_workers=2)
+
+    class Staged:  # as flows.refresh hands a normalize-page task's result to the loader
+        def __init__(self, future):
+            self.future = future
+
+        def result(self):
+            return self.future.result().read()
+
+    def stop(index: int) -> None:
+        raise RuntimeError("the writer stopped")
+
+    with pytest.raises(RuntimeError, match="the writer stopped"):
+        load_run(DataDir(tmp_path / "data"), run, page_bytes=4_000, pages_in_flight=3, on_page=stop,
+                 submit=lambda plan, span: Staged(pool.submit(stage_normalized_page, plan, span)))  # fmt: skip
+    pool.shutdown(wait=True)
+    assert len(run.listing_spans(4_000)) > 3
+    assert [path for path in pages._in_process if run.run_id in str(path)] == []

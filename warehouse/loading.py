@@ -56,6 +56,7 @@ from warehouse.pages import (
     normalize_page,
     page_keys,
     parse_ts,
+    release_staged_pages,
     run_context,
 )
 from warehouse.schemas import FETCH_SCHEMA, MODELS_SCHEMA, QUARANTINE_SCHEMA, conform
@@ -504,6 +505,7 @@ def load_run(
     """
     staging = data.staging_for(run.run_id)
     con = open_warehouse(db_path or data.warehouse, memory_limit=WRITER_MEMORY)
+    plan = None
     try:
         plan = stage_run_facts(con, run, staging)
         spans = run.listing_spans(page_bytes)
@@ -520,6 +522,8 @@ def load_run(
         return written
     finally:
         con.close()
+        if plan is not None:
+            release_staged_pages(plan)
         data.remove(staging)
 
 
