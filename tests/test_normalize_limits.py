@@ -156,3 +156,13 @@ def test_duckdb_reads_a_page_whose_names_only_mention_nan_or_infinity(tmp_path):
     odd = tmp_path / "odd.ndjson"
     odd.write_bytes(b'{"id":"acme/bert","siblings":[{"rfilename":"a.bin","size":Infinity}]}\n')
     assert read_page_file(odd, compressed=False) is None
+
+
+def test_a_trailing_comma_keeps_its_model_whole(data_dir):
+    """DuckDB's reader accepts a trailing comma (it cannot be seen once read): the model keeps every field."""
+    lines = [b'{"id":"acme/comma","sha":"' + b"4" * 40 + b'","downloads":5,"tags":["bert",],}']
+    run = make_raw_run(data_dir, RUN, bodies=[{"id": "acme/plain", "sha": "3" * 40, "downloads": 1}], files={}, extra_lines=lines)
+    load_raw_run(DataDir(data_dir).warehouse, run.root)
+    db = DataDir(data_dir).warehouse
+    assert rows(db, "SELECT repo_id, downloads, tags FROM models ORDER BY 1") == [("acme/comma", 5, ["bert"]), ("acme/plain", 1, None)]
+    assert rows(db, "SELECT count(*) FROM quarantine") == [(0,)]
