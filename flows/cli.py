@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from flows.prefect_env import apply_offline_defaults, stop_orphaned_servers
+from flows.prefect_env import TemporaryServer, apply_offline_defaults, serving, start_temporary_server, stop_orphaned_servers
 
 apply_offline_defaults()  # before anything below imports prefect
 
@@ -77,7 +77,20 @@ def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
 
 
 def _run_refresh(endpoint: str | None, data_dir: Path, task_runner=None, **params) -> dict:
-    """Run the flow; SIGTERM stops it like Ctrl-C: the run is marked failed, what it settled is kept."""
+    """Run the flow; SIGTERM stops it like Ctrl-C: the run is marked failed, what it settled is kept.
+
+    Prefect's temporary server is started first, so that it comes up while the imports below run."""
+    if params.get("run_id") is not None:
+        check_run_id(params["run_id"])
+    stop_orphaned_servers()  # left by a run that was killed outright
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run_flow(start_temporary_server(), endpoint, data_dir, task_runner, **params)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_flow(server: TemporaryServer | None, endpoint: str | None, data_dir: Path, task_runner=None, **params) -> dict:
     from prefect.exceptions import TerminationSignal
 
     from flows.config import load_config
@@ -85,23 +98,17 @@ def _run_refresh(endpoint: str | None, data_dir: Path, task_runner=None, **param
     from harvesters.hub import HubClient
     from harvesters.settings import default_endpoint
 
-    if params.get("run_id") is not None:
-        check_run_id(params["run_id"])
     config_path = params.get("config_path")
     endpoint = endpoint or load_config(Path(config_path) if config_path else None).endpoint or default_endpoint()
     HubClient(endpoint).check_reachable()
     flow = nightly_refresh.with_options(task_runner=task_runner) if task_runner is not None else nightly_refresh
-    stop_orphaned_servers()  # left by a run that was killed outright
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with display(console):
+        with serving(server), display(console):
             return flow(endpoint=endpoint, data_dir=str(data_dir), **params)
     except (KeyboardInterrupt, TerminationSignal):
         runs = DataDir(data_dir).runs()
         hint = f": resume it with `hubcensus refresh --resume {runs[-1].run_id}`" if runs and runs[-1].status == "failed" else ""
         fail(f"interrupted; the run is marked failed and keeps what it settled{hint}")
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _dask_workers(address: str | None, default: int) -> int:

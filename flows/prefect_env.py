@@ -6,8 +6,20 @@ PREFECT_HOME we own. Values already in the environment win (a real server via PR
 
 from __future__ import annotations
 
+import atexit
+import importlib.util
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+from hubcensus.errors import HubcensusError
 
 
 def offline_defaults() -> dict[str, str]:
@@ -31,6 +43,115 @@ def apply_offline_defaults() -> None:
 
 
 EPHEMERAL_SERVER = "prefect.server.api.server:create_app"
+PORT_IN_USE = 3  # uvicorn's exit code when its port was taken (Prefect retries on another port too)
+
+
+class PrefectServerError(HubcensusError):
+    """Prefect's temporary server did not come up."""
+
+
+class TemporaryServer:
+    """Prefect's temporary API server, started as the command's first step instead of at the first flow call.
+
+    In ephemeral mode Prefect starts this same server (same command, same environment) when the first flow
+    runs: after this process's imports (~13 s at 2 cores), and then waits for it (~17 s; ~30 s on a fresh
+    PREFECT_HOME, whose database it creates). Started first, it comes up beside the imports. ``serving``
+    points the flow at it; a server configured elsewhere (a Prefect profile, prefect.toml) still wins.
+    """
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+        self._launch()
+        atexit.register(self.stop)
+
+    @staticmethod
+    def wanted() -> bool:
+        """False when the environment already names a server, or forbids a temporary one."""
+        forbidden = any(os.environ.get(k, "").lower() in ("0", "false", "no") for k in ("PREFECT_SERVER_EPHEMERAL_ENABLED", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"))
+        return not os.environ.get("PREFECT_API_URL") and not forbidden
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def _launch(self) -> None:
+        with socket.socket() as probe:  # a free loopback port; taken meanwhile, uvicorn exits 3 and we relaunch
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        package = importlib.util.find_spec("prefect")  # its location, without importing it (seconds)
+        app_dir = Path(package.origin).parent.parent if package and package.origin else Path(sys.prefix)
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(app_dir), "--factory", EPHEMERAL_SERVER,
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
+            env=env, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until the server answers its health check; a clear error if it exits or times out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = self.process.poll() if self.process else None
+            if code == PORT_IN_USE:
+                self._launch()
+            elif code is not None:
+                raise PrefectServerError(f"Prefect's temporary server exited with code {code} before it answered")
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise PrefectServerError(f"Prefect's temporary server did not answer within {timeout:.0f} s (PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Flows run in this block use this server, unless Prefect's settings name another (then it stops unused).
+
+        Prefect would start its own server exactly when no API URL is set and ephemeral mode is on. Like
+        Prefect's, the server stops when the process exits, after Prefect has sent its last logs and events."""
+        from prefect.logging import get_logger
+        from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, PREFECT_UI_URL, temporary_settings
+
+        if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+            self.stop()
+            yield
+            return
+        self.wait_ready(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+        get_logger().info("temporary server on %s (PREFECT_HOME %s)", self.api_url[: -len("/api")], os.environ.get("PREFECT_HOME"))
+        # no UI is served (as in Prefect's own ephemeral mode): no "View at" links to it
+        with temporary_settings(updates={PREFECT_API_URL: self.api_url, PREFECT_UI_URL: ""}):
+            yield
+
+
+def start_temporary_server() -> TemporaryServer | None:
+    """Start Prefect's temporary server now, when Prefect would start one for the first flow (see ``serving``);
+    it stops at exit (atexit runs it after Prefect's own handlers, registered later, have drained)."""
+    return TemporaryServer() if TemporaryServer.wanted() else None
+
+
+@contextmanager
+def serving(server: TemporaryServer | None) -> Iterator[None]:
+    """Flows run in this block use ``server`` (None: Prefect's own choice)."""
+    if server is None:
+        yield
+        return
+    with server.serving():
+        yield
 
 
 def orphaned_servers(prefect_home: str | None = None) -> list[int]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.prefect_env import orphaned_servers, stop_orphaned_servers
+from flows.prefect_env import PrefectServerError, TemporaryServer, orphaned_servers, stop_orphaned_servers
 from harvesters.landing import DataDir
 from harvesters.replay import FaultPlan, FaultRule
 
@@ -107,6 +107,38 @@ def test_a_signal_stops_a_run_waiting_on_the_hub_promptly_and_marks_it_failed(re
     assert manifest["status"] == "failed" and "interrupted" in manifest["error"]
     assert b"resume it with `hubcensus refresh --resume" in output
     assert not orphaned_servers(str(home))  # stopped with the process
+
+
+def test_the_temporary_server_is_started_only_where_prefect_would_start_one(monkeypatch):
+    for name in ("PREFECT_API_URL", "PREFECT_SERVER_EPHEMERAL_ENABLED", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    assert TemporaryServer.wanted()
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    assert not TemporaryServer.wanted()  # a server of the operator's own
+    monkeypatch.delenv("PREFECT_API_URL")
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_ENABLED", "false")
+    assert not TemporaryServer.wanted()  # Prefect would refuse to start one: so do we
+
+
+def test_a_server_named_in_prefect_settings_wins_and_the_temporary_one_stops_unused(prefect_harness, tmp_path, monkeypatch):
+    from prefect.settings import PREFECT_API_URL
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    server = TemporaryServer()
+    process = server.process
+    with server.serving():
+        assert PREFECT_API_URL.value() == prefect_harness  # the harness's server, named in the settings
+    assert server.process is None and process.wait(timeout=10) is not None
+
+
+def test_a_temporary_server_that_does_not_answer_in_time_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    server = TemporaryServer()
+    process = server.process
+    with pytest.raises(PrefectServerError, match="did not answer within 0 s"):
+        server.wait_ready(0.3)  # its imports alone take seconds
+    assert server.process is None and process.wait(timeout=10) is not None
+    assert not orphaned_servers(str(tmp_path / "prefect"))
 
 
 def test_a_reader_holding_the_warehouse_fails_the_load_and_the_run_record_says_so(replay_hub, data_dir, monkeypatch):
