@@ -1,4 +1,5 @@
-"""Prefect's quiet, offline defaults, applied by the command line before anything imports prefect.
+"""Prefect's quiet, offline defaults, applied by the command line before anything imports prefect; the
+temporary server the command starts first; the ones a killed command left behind.
 
 Prefect reads its settings at import time: ephemeral mode (no server to run), no telemetry, and a
 PREFECT_HOME we own. Values already in the environment win (a real server via PREFECT_API_URL, CI).
