@@ -117,6 +117,26 @@ def test_every_read_only_connection_is_sandboxed(db, canary):
         con.close()
 
 
+def test_every_connection_to_a_sandboxed_warehouse_reads_times_in_utc_whatever_the_machines_zone(db):
+    """The settings are the database instance's: a cursor, or a second connection opened while the first is (which
+    finds them locked and sets nothing), must read the times the first one reads."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\nfrom warehouse.database import open_warehouse\n"
+        "con = open_warehouse(sys.argv[1], read_only=True)\n"
+        "q = \"SELECT current_setting('TimeZone'), TIMESTAMPTZ '2025-01-01 00:00:00+00'::VARCHAR\"\n"
+        "second = open_warehouse(sys.argv[1], read_only=True)\n"
+        "print(con.execute(q).fetchall(), con.cursor().execute(q).fetchall(), second.execute(q).fetchall())\n"
+    )
+    env = {**os.environ, "TZ": "America/New_York", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-c", script, str(db)], env=env, capture_output=True, text=True, check=True).stdout
+    utc = "[('UTC', '2025-01-01 00:00:00+00')]"
+    assert out.strip() == f"{utc} {utc} {utc}", out
+
+
 def test_product_code_opens_duckdb_only_through_open_warehouse():
     """Every connection the product opens goes through warehouse.database (which sandboxes the read-only ones)."""
     root = Path(__file__).resolve().parent.parent
