@@ -264,8 +264,9 @@ def sandbox(con: duckdb.DuckDBPyConnection, allow_files: Path | str | None = Non
         if not locked:
             con.execute("SET autoinstall_known_extensions = false")
             con.execute("SET autoload_known_extensions = false")
-            con.execute("SET GLOBAL TimeZone = 'UTC'")  # times read as the warehouse stores them, whatever the machine's zone,
-            con.execute("SET TimeZone = 'UTC'")  # by this connection, its cursors and the connections that find this locked
+            # times read as the warehouse stores them, whatever the machine's zone: by this connection, its cursors
+            # and the connections that find the settings locked (GLOBAL: a session setting would be this one's only)
+            con.execute("SET GLOBAL TimeZone = 'UTC'")
             if memory_limit is not None:
                 con.execute("SET memory_limit = ?", [memory_limit])
             if wanted is not None:
