@@ -6,8 +6,8 @@ the warehouse ends up the same.
 
 from __future__ import annotations
 
-import gc
 import dataclasses
+import gc
 import pickle
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -192,8 +192,7 @@ def test_the_loader_never_holds_more_than_pages_in_flight_pages(tmp_path, in_fli
 def test_a_load_that_stops_leaves_no_page_waiting_in_memory(tmp_path):
     """Pages staged ahead in the writer's process (the flow's thread runner) wait in memory until written: a
     load that stops drops them."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    from flows.refresh import _StagedResult  # how the flow hands a normalize-page task's result to the loader
     from warehouse import pages
     from warehouse.loading import load_run
     from warehouse.pages import stage_normalized_page
@@ -201,19 +200,12 @@ def test_a_load_that_stops_leaves_no_page_waiting_in_memory(tmp_path):
     (run, _) = two_runs(tmp_path / "data")
     pool = ThreadPoolExecutor(max_workers=2)
 
-    class Staged:  # as flows.refresh hands a normalize-page task's result to the loader
-        def __init__(self, future):
-            self.future = future
-
-        def result(self):
-            return self.future.result().read()
-
     def stop(index: int) -> None:
         raise RuntimeError("the writer stopped")
 
     with pytest.raises(RuntimeError, match="the writer stopped"):
         load_run(DataDir(tmp_path / "data"), run, page_bytes=4_000, pages_in_flight=3, on_page=stop,
-                 submit=lambda plan, span: Staged(pool.submit(stage_normalized_page, plan, span)))  # fmt: skip
+                 submit=lambda plan, span: _StagedResult(pool.submit(stage_normalized_page, plan, span)))  # fmt: skip
     pool.shutdown(wait=True)
     assert len(run.listing_spans(4_000)) > 3
     assert [path for path in pages._in_process if run.run_id in str(path)] == []
