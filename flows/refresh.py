@@ -124,9 +124,10 @@ class _StagedResult:
         return self.future.result().read()
 
 
-def load_warehouse(data: DataDir, run: RawRun, pages_in_flight: int, page_bytes: int | None) -> dict[str, int]:
+def load_warehouse(data: DataDir, run: RawRun, pages_in_flight: int, page_bytes: int | None, files: "FilesStage | None" = None) -> dict[str, int]:
     """The only writer: pages are normalized by ``normalize-page`` tasks on the flow's task runner, at most
-    ``pages_in_flight`` at once, and written in file order as they come, in one transaction.
+    ``pages_in_flight`` at once, and written in file order as they come, in one transaction. With ``files``
+    still being fetched, each page waits for its own files (``warehouse.pages.page_fetches``).
 
     Called from the flow body, not as a task: tasks submitted from inside a task stay in memory until the flow
     ends (Prefect 3.x; measured: a 1M-model load held every ~64 MB page, 7.4 GB), from the flow body they do not.
@@ -137,7 +138,7 @@ def load_warehouse(data: DataDir, run: RawRun, pages_in_flight: int, page_bytes:
     def submit(plan, span: ListingSpan) -> _StagedResult:
         return _StagedResult(normalize_page.submit(plan, span))
 
-    counts = load_run(data, run, submit=submit, pages_in_flight=pages_in_flight, page_bytes=page_bytes or PAGE_BYTES)
+    counts = load_run(data, run, submit=submit, pages_in_flight=pages_in_flight, page_bytes=page_bytes or PAGE_BYTES, files=files)
     get_run_logger().info("loaded: %s", counts)
     return counts
 
@@ -183,35 +184,113 @@ def build_report_set(data: DataDir, run_id: str) -> str:
 
 
 # ------------------------------------------------------------------ the flow: a list of stages
-def harvest(client: HubClient, data: DataDir, run: RawRun, config: RefreshConfig, scope: str, full: bool, shards: int) -> dict[str, int]:
-    """Listing, then files in shards. A failure (or Ctrl-C, SIGTERM, the deadline) fails the run, keeping
-    everything it settled; the outcomes of every session of the run are counted."""
+def _interrupted(exc: BaseException) -> bool:
+    from warehouse.database import query_interrupted
+
+    return isinstance(exc, (KeyboardInterrupt, TerminationSignal)) or query_interrupted(exc)
+
+
+def _fail(client: HubClient, run: RawRun, exc: BaseException) -> None:
+    """A failure (or Ctrl-C, SIGTERM, the deadline) fails the run, keeping everything it settled."""
+    client.stop()
+    run.fail("interrupted (SIGINT/SIGTERM)" if _interrupted(exc) else exc)
+
+
+class FilesStage:
+    """The files stage in flight: shards fetching while the load starts on the listing (``awaited``, ``wait``
+    and ``finish`` are what ``warehouse.loading.FilesInFlight`` asks for). Its end is the harvest's end:
+    ``finish`` completes the run, counting the outcomes of every session of it, or fails it; a load that fails
+    first ``stop``s it."""
+
+    def __init__(self, client: HubClient, run: RawRun, n_models: int, targets: list[FileTarget], futures: list, started: tuple[float, float]) -> None:
+        self.client, self.run, self.n_models, self.futures = client, run, n_models, futures
+        self.awaited = [(t.repo_id, t.path) for t in targets]
+        self.harvested: dict[str, Any] | None = None
+        self.started, self.over_at = started, None  # (wall, CPU) when the stage began, and when it was over
+
+    def wait(self) -> bool:
+        """Any thread: block until every shard is over; True when they all completed."""
+        for future in self.futures:
+            future.wait()
+        settled = all(future.state.is_completed() for future in self.futures)  # each final state is held once waited on
+        self.over_at = (time.perf_counter(), time.process_time())
+        return settled
+
+    def finish(self) -> dict[str, Any]:
+        """The flow's thread: the stage's error (the run failed), or the harvest completed. Once."""
+        if self.harvested is None:
+            try:
+                for future in self.futures:
+                    future.result()
+            except BaseException as exc:
+                _fail(self.client, self.run, exc)
+                raise
+            wall, cpu = self.over_at or (time.perf_counter(), time.process_time())
+            self.run.record_stage("files", wall_s=wall - self.started[0], cpu_s=cpu - self.started[1])  # CPU: the load's too
+            files = dict(sorted(Counter(o["status"] for o in self.run.fetch_outcomes().values()).items()))
+            self.run.finish(counts={"models": self.n_models, "files": files})
+            get_run_logger().info("files: %s", files or "none to fetch")
+            self.harvested = {"models": self.n_models, "files": files}
+        return self.harvested
+
+    def stop(self, load_error: BaseException) -> BaseException | None:
+        """The load failed: if the stage was still running, the fetches stop and the run fails, keeping what it
+        settled (``hubcensus refresh --resume`` goes on from there); if it was over, it ends as it would have
+        alone. Returns the stage's own error, when it failed (the load's is then only its consequence)."""
+        if self.harvested is not None or self.run.status == "failed":
+            return None
+        if self.over_at is None:  # still fetching. No call to Prefect's API here: an interrupt may have broken its client
+            _fail(self.client, self.run, load_error)
+            return None
+        try:
+            self.finish()
+        except BaseException as files_error:
+            return files_error
+        return None
+
+
+def harvest(client: HubClient, data: DataDir, run: RawRun, config: RefreshConfig, scope: str, full: bool, shards: int) -> FilesStage:
+    """Listing, then files in shards, left running: the load starts beside them (``normalize_and_load``)."""
     try:
         with timed(run, "listing"):
             n_models = harvest_listing(client, run, listing_query(config))
         with timed(run, "aliases"):
             resolve_renamed_parents(client, data, run)
-        with timed(run, "files"):
-            targets = plan_fetches(data, run, file_scope(scope, config, data), full)
-            futures = [fetch_shard.submit(client, run, part, config.concurrency) for part in shard_targets(targets, shards)]
-            for future in futures:
-                future.result()
+        started = time.perf_counter(), time.process_time()
+        targets = plan_fetches(data, run, file_scope(scope, config, data), full)
+        futures = [fetch_shard.submit(client, run, part, config.concurrency) for part in shard_targets(targets, shards)]
     except BaseException as exc:
-        client.stop()
-        run.fail("interrupted (SIGINT/SIGTERM)" if isinstance(exc, (KeyboardInterrupt, TerminationSignal)) else exc)
+        _fail(client, run, exc)
         raise
-    files = dict(sorted(Counter(o["status"] for o in run.fetch_outcomes().values()).items()))
-    run.finish(counts={"models": n_models, "files": files})
-    get_run_logger().info("files: %s", files or "none to fetch")
-    return {"models": n_models, "files": files}
+    return FilesStage(client, run, n_models, targets, futures, started)
 
 
-def normalize_and_load(data: DataDir, run: RawRun, config: RefreshConfig, page_bytes: int | None) -> dict:
-    """Normalize and load the run's listing (bounded pages in flight); the run records how the load went."""
+def _tasks_start_in_order() -> bool:
+    """Whether the flow's task runner starts tasks in the order they were submitted (a thread pool's queue):
+    then a page waiting for its files can never hold the place of a shard still to start. Dask gives no such
+    promise, so there the load waits for the files stage instead."""
+    from prefect.context import FlowRunContext
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    context = FlowRunContext.get()
+    return context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner)
+
+
+def normalize_and_load(data: DataDir, run: RawRun, config: RefreshConfig, page_bytes: int | None, files: FilesStage) -> dict:
+    """Normalize and load the run's listing (bounded pages in flight) while its files are fetched; the run
+    records how the load went. With no files to fetch, or on Dask, the files stage is finished first."""
+    beside = bool(files.awaited) and _tasks_start_in_order()
+    if not beside:
+        files.finish()
     try:
-        loaded = load_warehouse(data, run, config.pages_in_flight, page_bytes)
+        loaded = load_warehouse(data, run, config.pages_in_flight, page_bytes, files if beside else None)
     except BaseException as exc:
+        files_error = files.stop(exc)
         run.record_load("failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+        if files_error is not None:
+            raise files_error from exc
+        if _interrupted(exc) and not isinstance(exc, (KeyboardInterrupt, TerminationSignal)):
+            raise KeyboardInterrupt(str(exc)) from exc  # one DuckDB caught (``query_interrupted``): still an interrupt
         raise
     run.record_load("loaded")
     return loaded
@@ -269,9 +348,10 @@ def nightly_refresh(
         run = RawRun.begin(data, endpoint=endpoint, scope=listing_query(config).scope_key, file_scope=scope, full=full, started_at=now_iso())
 
     with progress.to_logger(get_run_logger()):
-        harvested = harvest(hub_client(endpoint, config, processes), data, run, config, scope, full, shards)
-        with timed(run, "normalize_load"):
-            loaded = normalize_and_load(data, run, config, page_bytes)
+        files = harvest(hub_client(endpoint, config, processes), data, run, config, scope, full, shards)
+        with timed(run, "normalize_load"):  # from here the files stage and the load run side by side
+            loaded = normalize_and_load(data, run, config, page_bytes, files)
+        harvested = files.finish()
         with timed(run, "prune"):
             pruned = prune_raw(data, config.keep_raw_runs)
         with timed(run, "reconcile"):

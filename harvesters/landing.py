@@ -55,6 +55,7 @@ import orjson
 import zstandard
 
 from harvesters.listing_index import index_entry
+from harvesters.scope import SETTLED as SETTLED  # fetch statuses that are final: part of the fetch log's contract
 from hubcensus.errors import HubcensusError, InvalidInput
 
 RAW_DIR = "raw"
@@ -620,14 +621,28 @@ class RawRun:
     def fetch_outcomes(self) -> dict[tuple[str, str], dict[str, Any]]:
         """The last outcome per (repo_id, path); a line torn by a crash is skipped."""
         outcomes: dict[tuple[str, str], dict[str, Any]] = {}
-        if self.fetches_path.exists():
-            for line in self.fetches_path.read_bytes().splitlines():
-                try:
-                    row = json.loads(line)
-                    outcomes[(row["repo_id"], row["path"])] = row
-                except (ValueError, KeyError, TypeError):
-                    continue
+        self.fetches_since(0, outcomes, whole=False)
         return outcomes
+
+    def fetches_since(self, offset: int, outcomes: dict[tuple[str, str], dict[str, Any]], whole: bool = True) -> int:
+        """Read the fetch log from byte ``offset`` into ``outcomes`` (the last per (repo_id, path)); returns the
+        offset to read from next. ``whole``: stop at the last complete line, for a reader that follows the log
+        while shards still append to it (a line being written is read next time, not skipped)."""
+        try:
+            with open(self.fetches_path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return offset
+        if whole:
+            data = data[: data.rfind(b"\n") + 1]
+        for line in data.splitlines():
+            try:
+                row = json.loads(line)
+                outcomes[(row["repo_id"], row["path"])] = row
+            except (ValueError, KeyError, TypeError):
+                continue
+        return offset + len(data)
 
 
 UNPARSED = object()

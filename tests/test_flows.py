@@ -342,3 +342,33 @@ def test_the_flow_holds_at_most_pages_in_flight_pages_while_it_loads(replay_hub,
         nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), scope="metadata", page_size=3, page_bytes=4_000)  # a page a frame
     assert len(alive) > 5  # many pages: a page kept alive by the task runner would add up
     assert max(alive) <= 2 + 1  # the default pages_in_flight, plus the page being written
+
+
+def test_a_files_stage_that_fails_beside_the_load_fails_the_run_and_a_resume_finishes_it(replay_hub, data_dir, tmp_path):
+    """The load starts while files are still fetched; when the fetches stop (here: the run's deadline), the
+    load's transaction leaves nothing, the run fails keeping what it settled, and a resume loads it whole."""
+    import duckdb
+
+    from flows.refresh import nightly_refresh
+    from harvesters.replay.faults import FaultPlan, FaultRule
+
+    hub = replay_hub()
+    hub.faults = FaultPlan([FaultRule.latency(0.3, path="/resolve/")])
+    deadline = tmp_path / "deadline.toml"
+    deadline.write_text("[hub]\nmax_run_hours = 0.002\n\n[files]\nconcurrency = 1\n")  # ~7 s: the listing, a few files
+    with pytest.raises(Exception, match="deadline|stopped"):
+        nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), scope="all", config_path=str(deadline), page_bytes=4_000)
+    (run,) = DataDir(data_dir).runs()
+    manifest = run.read_manifest()
+    assert manifest["status"] == "failed" and manifest["load"]["status"] == "failed"
+    settled = len(run.fetch_outcomes())
+    assert settled > 0
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 0  # one transaction: nothing half-loaded
+        assert con.execute("SELECT count(*) FROM harvest_runs").fetchone()[0] == 0
+    hub.faults = FaultPlan([])
+    result = nightly_refresh(endpoint=hub.url, data_dir=str(data_dir), scope="all", run_id=run.run_id)
+    assert run.read_manifest()["status"] == "complete" and sum(result["files"].values()) >= settled
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT repo_id) FROM models").fetchone() == (result["models"], result["models"])
+        assert con.execute("SELECT count(*) FROM model_configs").fetchone()[0] > 0

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import json
 import pickle
+import threading
+import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,7 +24,7 @@ from warehouse.database import open_warehouse
 from harvesters.replay.fixtures import DEMO_SNAPSHOT, make_raw_run, snapshot_bodies
 from warehouse.loading import LoadError, load_raw_run, load_run, rebuild, stage_run_facts, table_contents, write_run
 from warehouse.normalize.listing import PAGE_BYTES, read_page
-from warehouse.pages import StagedPage, normalize_page
+from warehouse.pages import PageError, StagedPage, normalize_page
 
 RUN1 = "20250101T060000Z-aaaaaa"
 RUN2 = "20250102T060000Z-bbbbbb"
@@ -209,3 +212,73 @@ def test_a_load_that_stops_leaves_no_page_waiting_in_memory(tmp_path):
     pool.shutdown(wait=True)
     assert len(run.listing_spans(4_000)) > 3
     assert [path for path in pages._in_process if run.run_id in str(path)] == []
+
+
+class FilesBeingFetched:
+    """A files stage still running when the load begins (``warehouse.loading.FilesInFlight``): it appends the
+    fetch log of an already harvested run line by line, holding the last line back until ``release`` is set."""
+
+    def __init__(self, run, lines: list[bytes], release: threading.Event, fail_after: int | None = None) -> None:
+        self.run, self.lines, self.release, self.fail_after = run, lines, release, fail_after
+        self.awaited = [(row["repo_id"], row["path"]) for row in map(json.loads, lines)]
+        self.finished, self.held_back = False, None
+        self.thread = threading.Thread(target=self.fetch)
+        self.thread.start()
+
+    def fetch(self) -> None:
+        begun = DataDir(self.run.root.parent.parent).staging_for(self.run.run_id) / "awaited_files.parquet"
+        while not begun.exists():  # fetching starts with the load, and takes longer than normalizing every page
+            time.sleep(0.01)
+        for number, line in enumerate(self.lines):
+            if number == self.fail_after:
+                return
+            if number == len(self.lines) - 1:
+                self.held_back = self.release.wait(timeout=30)  # False: no page was written without this file
+            with self.run.fetches_path.open("ab") as log:
+                log.write(line + b"\n")
+            time.sleep(0.1)
+
+    def wait(self) -> bool:
+        self.thread.join()
+        return self.fail_after is None
+
+    def finish(self) -> None:
+        self.thread.join()
+        if self.fail_after is not None:
+            raise RuntimeError("a shard failed")
+        self.finished = True
+
+
+def _run_without_fetch_log(data_dir):
+    """A harvested run (files landed) and its fetch log's lines, the log itself removed: 'still being fetched'."""
+    run = make_raw_run(data_dir, RUN1, extra_lines=BAD_LINES)
+    lines = run.fetches_path.read_bytes().splitlines()
+    run.fetches_path.unlink()
+    return run, lines
+
+
+def test_a_load_begun_while_files_are_fetched_writes_pages_as_their_files_settle(tmp_path):
+    """The flow starts the load beside the files stage: each page waits for its own files only, and the warehouse
+    is the one a load after the files stage would have made."""
+    after = make_raw_run(tmp_path / "after", RUN1, extra_lines=BAD_LINES)
+    load_raw_run(tmp_path / "after.duckdb", after.root, page_bytes=3_000)
+    run, lines = _run_without_fetch_log(tmp_path / "beside")
+    first_page_written = threading.Event()
+    files = FilesBeingFetched(run, lines, release=first_page_written)
+    load_run(DataDir(tmp_path / "beside"), run, db_path=tmp_path / "beside.duckdb", page_bytes=3_000, pages_in_flight=2,
+             on_page=lambda index: first_page_written.set(), files=files)  # fmt: skip
+    assert files.held_back and files.finished  # a page was written while a file was still awaited
+    assert contents(tmp_path / "beside.duckdb") == contents(tmp_path / "after.duckdb")
+    with duckdb.connect(str(tmp_path / "beside.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM model_configs").fetchone()[0] > 3
+
+
+def test_a_files_stage_that_fails_fails_the_load_begun_beside_it(tmp_path):
+    run, lines = _run_without_fetch_log(tmp_path / "data")
+    files = FilesBeingFetched(run, lines, release=threading.Event(), fail_after=len(lines) // 2)
+    db = tmp_path / "w.duckdb"
+    with pytest.raises((PageError, RuntimeError), match="files stage failed|a shard failed"):
+        load_run(DataDir(tmp_path / "data"), run, db_path=db, page_bytes=3_000, pages_in_flight=2, files=files)
+    with duckdb.connect(str(db), read_only=True) as con:  # one transaction: nothing of the run was kept
+        assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 0
+    assert not any(DataDir(tmp_path / "data").staging.glob("*"))

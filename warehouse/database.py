@@ -209,6 +209,12 @@ def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConne
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 
 
+def query_interrupted(exc: BaseException) -> bool:
+    """DuckDB turns a Ctrl-C or SIGTERM that arrives during a query into ``RuntimeError('Query interrupted')``
+    (duckdb 2.0): the interrupt itself is gone, this is how to tell it from a failed query."""
+    return isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
+
+
 def lock_holder(exc: BaseException) -> str | None:
     """"PID n (command)" when ``exc`` is DuckDB's lock conflict, else None.
 

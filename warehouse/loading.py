@@ -25,6 +25,7 @@ Idempotent: loading the same run again leaves every table's content unchanged. K
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,7 @@ from warehouse.pages import (
     PageError,
     PagePlan,
     RunFacts,
+    fetch_rows,
     normalize_page,
     page_keys,
     parse_ts,
@@ -80,6 +82,20 @@ class PageFuture(Protocol):
 Submit = Callable[[PagePlan, ListingSpan], PageFuture]
 
 
+class FilesInFlight(Protocol):
+    """A files stage still running when the load begins (the flow's): each page waits for its own files."""
+
+    awaited: list[tuple[str, str]]  # (repo_id, path) of every file the stage was asked to fetch
+
+    def wait(self) -> bool:
+        """Any thread: block until the stage is over; True when it settled every file."""
+        ...
+
+    def finish(self) -> None:
+        """The writer's thread, after the last page: raise the stage's error, or complete the harvest."""
+        ...
+
+
 # ------------------------------------------------------------------ 1. the run's staged facts
 STORED_CONFIGS_SQL = (
     "SELECT repo_id, sha, model_type AS cfg_model_type, architectures AS cfg_architectures, "
@@ -93,14 +109,13 @@ STORED_CARDS_SQL = (
 )
 
 
-def _fetch_outcomes(run: RawRun) -> pl.DataFrame:
-    """The run's fetch log, last outcome per (repo_id, path) (a line torn by a crash is skipped)."""
-    rows = [{name: row.get(name) for name in FETCH_SCHEMA} for row in run.fetch_outcomes().values()]
-    return conform(pl.DataFrame(rows, schema=FETCH_SCHEMA, strict=False), FETCH_SCHEMA)
+def stage_fetches(run: RawRun, facts: RunFacts) -> None:
+    """The run's fetch log, last outcome per (repo_id, path) (a line torn by a crash is skipped); without a log
+    (hand-made runs) every landed config.json / README.md counts as fetched ok."""
+    (fetch_rows(list(run.fetch_outcomes().values())) if run.fetches_path.exists() else _landed_files(run)).write_parquet(facts.fetches)
 
 
 def _landed_files(run: RawRun) -> pl.DataFrame:
-    """Without a fetch log (hand-made runs): every landed config.json / README.md counts as fetched ok."""
     rows = [
         {"repo_id": repo_id, "sha": None, "path": name, "status": "ok", "http_status": None, "reason": None, "bytes": path.stat().st_size}
         for repo_id, name, path in run.landed_files((CONFIG_FILE, CARD_FILE))
@@ -108,8 +123,11 @@ def _landed_files(run: RawRun) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=FETCH_SCHEMA)
 
 
-def stage_run_facts(con: duckdb.DuckDBPyConnection, run: RawRun, directory: Path) -> PagePlan:
-    """Write what every page needs besides its span (see ``RunFacts``), read before this run writes anything."""
+def stage_run_facts(con: duckdb.DuckDBPyConnection, run: RawRun, directory: Path, awaited: list[tuple[str, str]] | None = None) -> PagePlan:
+    """Write what every page needs besides its span (see ``RunFacts``), read before this run writes anything.
+
+    ``awaited``: the files a stage still running will fetch; pages then read the fetch log as it grows, and the
+    run's fetch outcomes are staged once that stage is over (``write_run``)."""
     try:
         manifest = run.read_manifest()
         ctx = run_context(run.run_id, manifest)
@@ -119,10 +137,13 @@ def stage_run_facts(con: duckdb.DuckDBPyConnection, run: RawRun, directory: Path
         raise LoadError(str(exc)) from exc
     facts = RunFacts(Path(directory))
     facts.directory.mkdir(parents=True, exist_ok=True)
-    (_fetch_outcomes(run) if run.fetches_path.exists() else _landed_files(run)).write_parquet(facts.fetches)
+    if awaited is None:
+        stage_fetches(run, facts)
+    else:
+        pl.DataFrame(awaited, schema={"repo_id": pl.String, "path": pl.String}, orient="row").write_parquet(facts.awaited)
     con.sql(STORED_CONFIGS_SQL).to_parquet(str(facts.stored_configs))
     con.sql(STORED_CARDS_SQL, params=[list(CARD_FAILURES)]).to_parquet(str(facts.stored_cards))
-    return PagePlan(run, ctx, facts)
+    return PagePlan(run, ctx, facts, files_in_flight=awaited is not None)
 
 
 # ------------------------------------------------------------------ 2. pages in flight
@@ -451,9 +472,12 @@ def _record_run(con: duckdb.DuckDBPyConnection, run: RawRun, manifest: dict[str,
     )  # fmt: skip
 
 
-def write_run(con: duckdb.DuckDBPyConnection, plan: PagePlan, pages: Iterable[NormalizedPage], on_page: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Everything of one run, inside the caller's transaction. Returns rows written per table (+ deleted)."""
-    run, manifest = plan.run, plan.run.read_manifest()
+def write_run(con: duckdb.DuckDBPyConnection, plan: PagePlan, pages: Iterable[NormalizedPage], on_page: Callable[[int], None] | None = None,
+              files: FilesInFlight | None = None) -> dict[str, Any]:  # fmt: skip
+    """Everything of one run, inside the caller's transaction. Returns rows written per table (+ deleted).
+
+    With ``files`` (still being fetched when the load began), the run's own rows wait for that stage to finish."""
+    run = plan.run
     con.execute("DELETE FROM quarantine WHERE run_id = ?", [run.run_id])
     stage_history_tables(con)
     tally = RunTally()
@@ -463,6 +487,10 @@ def write_run(con: duckdb.DuckDBPyConnection, plan: PagePlan, pages: Iterable[No
         if on_page is not None:
             on_page(page.index)
         del page  # before the next page is asked for: see pages_in_order
+    if files is not None:
+        files.finish()
+        stage_fetches(run, plan.facts)
+    manifest = run.read_manifest()
     tally.written.update(merge_history(con))
     fetches = pl.read_parquet(plan.facts.fetches)
     tally.written["file_fetches"] = record_file_fetches(con, run.run_id, fetches)
@@ -496,18 +524,22 @@ def load_run(
     page_bytes: int = PAGE_BYTES,
     on_page: Callable[[int], None] | None = None,
     empty_first: bool = False,
+    files: FilesInFlight | None = None,
 ) -> dict[str, Any]:
     """Normalize and load one run in ONE transaction; returns rows written per table. Idempotent.
 
     ``submit(plan, span)`` normalizes one page somewhere and returns a future (default: a thread pool here);
     at most ``pages_in_flight`` pages are submitted and not yet written. ``on_page(index)`` is told of each
-    page written; ``empty_first`` empties the core tables in the same transaction.
+    page written; ``empty_first`` empties the core tables in the same transaction. ``files``: the run's files
+    stage, still running; the load starts on the listing anyway, each page once its files have settled.
     """
     staging = data.staging_for(run.run_id)
     con = open_warehouse(db_path or data.warehouse, memory_limit=WRITER_MEMORY)
     plan = None
     try:
-        plan = stage_run_facts(con, run, staging)
+        plan = stage_run_facts(con, run, staging, awaited=files.awaited if files is not None else None)
+        if files is not None:
+            threading.Thread(target=_watch_files, args=(files, plan.facts), name="files-watch", daemon=True).start()
         spans = run.listing_spans(page_bytes)
         started = time.monotonic()
         progress.start("normalize", total=len(spans), unit="pages")
@@ -516,7 +548,7 @@ def load_run(
             if empty_first:
                 for table in CORE_TABLES:
                     con.execute(f"DELETE FROM {table}")
-            written = write_run(con, plan, pages_in_order(submit_page, plan, spans, pages_in_flight), on_page)
+            written = write_run(con, plan, pages_in_order(submit_page, plan, spans, pages_in_flight), on_page, files)
             progress.note("load", "committing")
         progress.finish("load", len(spans), len(spans), unit="pages", seconds=time.monotonic() - started, text=f"{written.get('models', 0):,} models written")
         return written
@@ -525,6 +557,15 @@ def load_run(
         if plan is not None:
             release_staged_pages(plan)
         data.remove(staging)
+
+
+def _watch_files(files: FilesInFlight, facts: RunFacts) -> None:
+    """Tell the waiting pages when the files stage is over, and how it went."""
+    try:
+        settled = files.wait()
+    except BaseException:
+        settled = False
+    facts.mark_files_over(settled)
 
 
 @contextmanager

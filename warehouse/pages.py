@@ -15,6 +15,7 @@ import io
 import os
 import pickle
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from harvesters.landing import ListingSpan, RawRun
+from harvesters.landing import SETTLED, ListingSpan, RawRun
 from hubcensus.errors import HubcensusError
 from warehouse.normalize import mappings
 from warehouse.normalize.documents import CARD_FAILURES, DocumentError, card_lineage_fields, parse_card, parse_config
@@ -85,6 +86,31 @@ class RunFacts:
     def stored_cards(self) -> Path:
         return self.directory / "stored_cards.parquet"
 
+    @property
+    def awaited(self) -> Path:
+        """The files still being fetched when the load began, (repo_id, path): see ``page_fetches``."""
+        return self.directory / "awaited_files.parquet"
+
+    @property
+    def files_over(self) -> Path:
+        """Written once the files stage is over: ``settled``, or ``failed``."""
+        return self.directory / "files.over"
+
+    def mark_files_over(self, settled: bool) -> None:
+        """Written whole, then renamed: a page never reads it half written."""
+        partial = self.files_over.with_suffix(".partial")
+        try:
+            partial.write_text("settled" if settled else "failed")
+            os.replace(partial, self.files_over)
+        except OSError:  # the load already stopped and removed its staging folder: nobody is waiting
+            pass
+
+    def files_outcome(self) -> str | None:
+        try:
+            return self.files_over.read_text()
+        except FileNotFoundError:
+            return None
+
     def rows_for(self, path: Path, ids: pl.DataFrame, on: list[str]) -> pl.DataFrame:
         return pl.scan_parquet(path).join(ids.lazy().select(on).unique(), on=on, how="semi").collect()
 
@@ -96,8 +122,70 @@ class PagePlan:
     run: RawRun
     ctx: RunContext
     facts: RunFacts
+    files_in_flight: bool = False  # the files stage was still running when the load began (``page_fetches``)
     writer_pid: int = field(default_factory=os.getpid)  # the process that writes the pages (see ``StagedPage``)
     load_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # this load of the run, once
+
+
+# ------------------------------------------------------------------ a page's fetch outcomes
+FILES_POLL_S = 0.1  # how often a page waiting for its files looks at the fetch log again
+
+
+class _FollowedLog:
+    """The run's fetch log as read so far by this process: each look reads only what was appended since."""
+
+    def __init__(self, run: RawRun) -> None:
+        self.run, self.offset, self.outcomes, self.lock = run, 0, {}, threading.Lock()
+
+    def pending(self, awaited: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        with self.lock:
+            self.offset = self.run.fetches_since(self.offset, self.outcomes)
+            return [key for key in awaited if self.outcomes.get(key, {}).get("status") not in SETTLED]
+
+    def rows_for(self, repo_ids: set[str]) -> list[dict]:
+        with self.lock:
+            return [row for (repo_id, _), row in self.outcomes.items() if repo_id in repo_ids]
+
+
+_followed: dict[str, _FollowedLog] = {}  # by load id: one reader of the log per load and process
+_followed_lock = threading.Lock()
+
+
+def _followed_log(plan: PagePlan) -> _FollowedLog:
+    with _followed_lock:
+        return _followed.setdefault(plan.load_id, _FollowedLog(plan.run))
+
+
+def fetch_rows(outcomes: list[dict]) -> pl.DataFrame:
+    """Fetch log rows as a ``FETCH_SCHEMA`` frame (a field of the wrong type reads as null)."""
+    rows = [{name: row.get(name) for name in FETCH_SCHEMA} for row in outcomes]
+    return conform(pl.DataFrame(rows, schema=FETCH_SCHEMA, strict=False), FETCH_SCHEMA)
+
+
+def page_fetches(plan: PagePlan, ids: pl.DataFrame) -> pl.DataFrame:
+    """The page's fetch outcomes (the last per file).
+
+    When the load began while the files stage was still running (``files_in_flight``), the page first waits
+    until every file of its repos that was awaited has settled (``SETTLED``; an error may still be retried),
+    or the stage is over. Fetches run in listing order, and so do pages: the load follows the fetches a few
+    pages behind, instead of starting after the last one. A failed files stage fails the page.
+    """
+    facts = plan.facts
+    if not plan.files_in_flight:
+        return conform(facts.rows_for(facts.fetches, ids, ["repo_id"]), FETCH_SCHEMA)
+    awaited = list(facts.rows_for(facts.awaited, ids, ["repo_id"]).select("repo_id", "path").iter_rows())
+    log = _followed_log(plan)
+    while True:
+        over = facts.files_outcome()  # before the log: once over, the log read next holds every outcome
+        pending = log.pending(awaited)
+        if not pending or over == "settled":
+            break
+        if over is not None:
+            raise PageError(f"run {plan.run.run_id!r}: the files stage failed with {len(pending):,} of this page's files unsettled, e.g. {pending[0]}")
+        if not facts.directory.is_dir() or plan.load_id in _released:  # the load stopped: nobody will write this page
+            raise PageError(f"run {plan.run.run_id!r}: the load stopped while this page waited for its files")
+        time.sleep(FILES_POLL_S)
+    return fetch_rows(log.rows_for(set(ids["repo_id"].to_list())))
 
 
 # ------------------------------------------------------------------ a page's fetched files
@@ -259,8 +347,7 @@ def normalize_page(plan: PagePlan, span: ListingSpan) -> NormalizedPage:
     run = plan.run
     page, bad = read_listing_page(run, span, plan.facts.directory)
     ids = _page_ids(page)
-    fetches = conform(plan.facts.rows_for(plan.facts.fetches, ids, ["repo_id"]), FETCH_SCHEMA)
-    files = parse_files(run, fetches, dict(ids.iter_rows()), mappings.params_formulas())
+    files = parse_files(run, page_fetches(plan, ids), dict(ids.iter_rows()), mappings.params_formulas())
     config_facts, card_facts = carry_forward_facts(plan.facts, ids, files)
     frames = normalize_listing(page, plan.ctx, config_facts, card_facts)
     quarantined = conform(pl.DataFrame(bad, schema=QUARANTINE_SCHEMA), QUARANTINE_SCHEMA)
@@ -317,6 +404,8 @@ def release_staged_pages(plan: PagePlan) -> int:
         waiting = [path for path in _in_process if path.parent == plan.facts.directory]
         for path in waiting:
             del _in_process[path]
+    with _followed_lock:
+        _followed.pop(plan.load_id, None)
     return len(waiting)
 
 
