@@ -279,6 +279,8 @@ def _tasks_start_in_order() -> bool:
 def normalize_and_load(data: DataDir, run: RawRun, config: RefreshConfig, page_bytes: int | None, files: FilesStage) -> dict:
     """Normalize and load the run's listing (bounded pages in flight) while its files are fetched; the run
     records how the load went. With no files to fetch, or on Dask, the files stage is finished first."""
+    from warehouse.database import query_interrupted
+
     beside = bool(files.awaited) and _tasks_start_in_order()
     if not beside:
         files.finish()
@@ -289,8 +291,8 @@ def normalize_and_load(data: DataDir, run: RawRun, config: RefreshConfig, page_b
         run.record_load("failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
         if files_error is not None:
             raise files_error from exc
-        if _interrupted(exc) and not isinstance(exc, (KeyboardInterrupt, TerminationSignal)):
-            raise KeyboardInterrupt(str(exc)) from exc  # one DuckDB caught (``query_interrupted``): still an interrupt
+        if query_interrupted(exc):  # an interrupt DuckDB caught: still an interrupt, for whoever runs the flow
+            raise KeyboardInterrupt(str(exc)) from exc
         raise
     run.record_load("loaded")
     return loaded
