@@ -153,6 +153,8 @@ _followed_lock = threading.Lock()
 
 def _followed_log(plan: PagePlan) -> _FollowedLog:
     with _followed_lock:
+        if plan.load_id in _released:  # a page begun after its load stopped: read alone, not kept for the process
+            return _FollowedLog(plan.run)
         return _followed.setdefault(plan.load_id, _FollowedLog(plan.run))
 
 
