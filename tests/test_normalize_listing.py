@@ -63,6 +63,20 @@ def test_params_sources():
     assert one({"id": "a/b"})["params_source"] is None
 
 
+def test_a_repo_listing_a_file_twice_keeps_one_row_the_last():
+    twice = {"id": "a/b", "siblings": [{"rfilename": "m.bin", "size": 1}, {"rfilename": "c.json"}, {"rfilename": "m.bin", "size": 2}]}
+    other = {"id": "c/d", "siblings": [{"rfilename": "m.bin", "size": 5}]}
+    files = normalize_listing(page(twice, other), CTX)["model_files"]
+    assert sorted(files.select("repo_id", "path", "size").rows(), key=str) == [("a/b", "c.json", None), ("a/b", "m.bin", 2), ("c/d", "m.bin", 5)]
+    once = normalize_listing(page(other, {"id": "e/f", "siblings": [{"rfilename": "x"}, {"rfilename": "y", "size": 3}]}), CTX)["model_files"]
+    assert once.select("repo_id", "path", "size").rows() == [("c/d", "m.bin", 5), ("e/f", "x", None), ("e/f", "y", 3)]
+
+
+def test_datasets_from_tags_skip_empty_names():
+    row = one({"id": "a/b", "tags": ["dataset: ", "dataset:", "dataset: squad ", "license:mit", "en", "dataset:squad"]})
+    assert (row["datasets"], row["license"]) == (["squad"], "mit")
+
+
 def test_languages_and_datasets_string_or_list():
     row = one({"id": "a/b", "cardData": {"language": "en", "datasets": ["c4", "c4"]}, "tags": ["dataset:wiki"]})
     assert (row["languages"], row["datasets"]) == (["en"], ["c4", "wiki"])

@@ -22,7 +22,7 @@ def _by_pattern(architectures: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     klass = pl.lit(None, dtype=pl.String)
     matched = pl.lit(None, dtype=pl.String)
     for suffix, arch_class in reversed(mappings.architecture_patterns()):
-        name = architectures.list.eval(pl.element().filter(pl.element().str.ends_with(suffix))).list.first()
+        name = architectures.list.filter(pl.element().str.ends_with(suffix)).list.first()
         klass = pl.when(name.is_not_null()).then(pl.lit(arch_class)).otherwise(klass)
         matched = pl.when(name.is_not_null()).then(name).otherwise(matched)
     return klass, matched

@@ -30,8 +30,8 @@ def text_to_list(expr: pl.Expr) -> pl.Expr:
     )
     scalar = pl.concat_list(pl.when(~is_array & ~text.str.starts_with("{")).then(text).otherwise(None))
     out = pl.when(flat).then(decoded).when(is_array).then(picked).otherwise(scalar)
-    stripped = out.list.eval(pl.element().str.strip_chars())
-    cleaned = stripped.list.eval(pl.element().filter(pl.element().is_not_null() & (pl.element() != "")))
+    stripped = out.list.eval(pl.element().str.strip_chars())  # elementwise: one pass over every list's values
+    cleaned = stripped.list.filter(pl.element().is_not_null() & (pl.element() != ""))
     return pl.when(text.is_null()).then(None).otherwise(cleaned)
 
 
