@@ -308,7 +308,9 @@ def write_model_files(w: PageWrite) -> dict[str, int]:
     if replace["known"].any():
         replace_files = arrow(replace.filter("known").select("repo_id"))  # noqa: F841 - read by name in the SQL
         w.con.execute(f"DELETE FROM model_files WHERE {IN_PAGE.format('repo_id')} AND repo_id IN (SELECT repo_id FROM replace_files)", w.keys)
-    new_files = w.page.frames["model_files"].join(replace.select("repo_id"), on="repo_id", how="semi")
+    new_files = w.page.frames["model_files"]
+    if replace["repo_id"].n_unique() < w.page.has_siblings.height:  # else every repo with files is new or moved
+        new_files = new_files.join(replace.select("repo_id"), on="repo_id", how="semi")
     page_files = arrow(new_files)  # noqa: F841 - read by name in the SQL
     w.con.execute("INSERT INTO model_files SELECT repo_id, path, size, run_id FROM page_files")
     return {"model_files": new_files.height}
