@@ -33,10 +33,22 @@ def fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+def sigint_to_python() -> None:
+    """Give Ctrl-C back to Python's own handler (``KeyboardInterrupt`` in the main thread).
+
+    Importing Polars (2.x) installs a SIGINT handler of its own, which does not always hand the signal on: a
+    refresh whose load had begun (Polars imported) ignored Ctrl-C while a page waited for its files. Polars is
+    imported here, before any command runs, so that Python's handler is the one installed last."""
+    import polars  # noqa: F401 - for its side effect on SIGINT, undone below
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 class OneLineErrors(TyperGroup):
-    """Turns a domain error raised by any command into one line and exit code 1."""
+    """Turns a domain error raised by any command into one line and exit code 1; Ctrl-C is Python's."""
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        sigint_to_python()
         try:
             return super().invoke(ctx)
         except HubcensusError as exc:

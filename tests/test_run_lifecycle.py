@@ -109,6 +109,39 @@ def test_a_signal_stops_a_run_waiting_on_the_hub_promptly_and_marks_it_failed(re
     assert not orphaned_servers(str(home))  # stopped with the process
 
 
+CTRL_C_WHILE_POLARS_RUNS = """
+import sys, threading
+import polars as pl
+from flows.cli import sigint_to_python
+
+sigint_to_python()
+
+def queries():  # what a normalize-page thread does while the flow's thread waits for its page
+    while True:
+        pl.DataFrame({"a": range(1000)}).lazy().filter(pl.col("a") > 3).collect()
+
+threading.Thread(target=queries, daemon=True).start()
+print("waiting", flush=True)
+try:
+    threading.Event().wait()
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_ctrl_c_reaches_the_waiting_main_thread_while_another_thread_runs_polars():
+    """Polars' own SIGINT handler, installed when it is imported, lost this signal (the refresh above hung)."""
+    process = subprocess.Popen([sys.executable, "-c", CTRL_C_WHILE_POLARS_RUNS], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert process.stdout.readline() == b"waiting\n"
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert b"interrupted" in output, output.decode()
+
+
 def test_the_temporary_server_is_started_only_where_prefect_would_start_one(monkeypatch):
     for name in ("PREFECT_API_URL", "PREFECT_SERVER_EPHEMERAL_ENABLED", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"):
         monkeypatch.delenv(name, raising=False)
