@@ -93,6 +93,24 @@ def test_any_page_size_and_pages_in_flight_give_the_same_warehouse(tmp_path, pag
     assert not any(DataDir(tmp_path / "data").staging.glob("*"))
 
 
+def test_a_repo_listed_on_two_pages_keeps_one_history_row_the_later_one(tmp_path):
+    """Pages whose id ranges overlap (a Hub whose pages shifted while it was listed) take the merge's full path;
+    pages that do not, the short one: both leave what one page holding every line leaves."""
+    bodies = snapshot_bodies()
+    first = min(bodies, key=lambda b: b["id"])
+    again = dict(first, downloads=int(first.get("downloads") or 0) + 12345)  # listed again, last
+    run = make_raw_run(tmp_path / "data", RUN1, bodies=[*bodies, again])
+    one_page, paged = tmp_path / "one" / "warehouse.duckdb", tmp_path / "paged" / "warehouse.duckdb"
+    load_raw_run(one_page, run.root, page_bytes=PAGE_BYTES)
+    load_raw_run(paged, run.root, page_bytes=997)
+    tables, expected = contents(paged), contents(one_page)
+    del tables["harvest_runs"], expected["harvest_runs"]  # its counts: the rows each page normalized (37 against 36)
+    assert tables == expected
+    with duckdb.connect(str(paged), read_only=True) as con:
+        assert con.execute("SELECT downloads FROM model_stats_history WHERE repo_id = ?", [first["id"]]).fetchall() == [(again["downloads"],)]
+        assert con.execute("SELECT count(*) FROM model_versions WHERE repo_id = ?", [first["id"]]).fetchone()[0] == 1
+
+
 def test_a_compressed_and_an_uncompressed_run_rebuild_to_the_same_warehouse(tmp_path):
     compressed, plain = DataDir(tmp_path / "zst"), DataDir(tmp_path / "plain")
     zst_runs, plain_runs = two_runs(compressed.root), two_runs(plain.root, compressed=False)

@@ -61,7 +61,7 @@ from warehouse.pages import (
     release_staged_pages,
     run_context,
 )
-from warehouse.schemas import FETCH_SCHEMA, MODELS_SCHEMA, QUARANTINE_SCHEMA, conform
+from warehouse.schemas import FETCH_SCHEMA, MODELS_SCHEMA, QUARANTINE_SCHEMA, STATS_SCHEMA, VERSIONS_SCHEMA, conform
 
 PAGES_IN_FLIGHT = 2  # 32 MB pages: ~70 MB each once normalized (benchmarks/README.md)
 WRITER_MEMORY = "768MB"  # DuckDB's cap during a load: pages and staged rows beyond it are evicted or spilled; what it cannot evict (primary-key indexes) must fit. With the models key (until migration 063) a 2.5M reload of the same run ran out of memory at 1GB (953 MiB used); without it 768MB holds that reload (99 MiB of indexes left) and a 1M second night fits in 512MB
@@ -352,40 +352,54 @@ def stage_history_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT *, 0::INTEGER AS page FROM {table} LIMIT 0")
 
 
-def merge_history(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def merge_history(con: duckdb.DuckDBPyConnection, one_page_each: bool = False) -> dict[str, int]:
     """The run's staged history rows, merged as the keyed upserts they replace would have left them.
 
     ``model_stats_history`` (repo_id, observed_on): the latest run of the day wins (within a run, its latest
     page). ``model_versions`` (repo_id, sha): the earliest run that listed the sha. Every statement is a hash
     aggregate or a hash join, which DuckDB spills under its memory cap; ``DISTINCT ON ... ORDER BY`` does not
-    (at a 100MB cap it ran out of memory on 1M staged rows where these finished in 3.5 s)."""
-    con.execute(  # a page holds a repo once: its latest page's row is the one whose page is the repo's max
-        "CREATE OR REPLACE TEMP TABLE merging_stats AS SELECT s.repo_id, s.observed_on, s.downloads, s.likes, s.run_id "
-        "FROM staged_stats s SEMI JOIN (SELECT repo_id, observed_on, max(page) AS page FROM staged_stats GROUP BY ALL) "
-        "USING (repo_id, observed_on, page)"
-    )
+    (at a 100MB cap it ran out of memory on 1M staged rows where these finished in 3.5 s).
+    ``one_page_each``: no repo was on two pages (``RunTally.one_page_each``), so each staged row is already its
+    key's one row and the two aggregates are skipped (4.6 s of CPU at 2.5M models)."""
+    if one_page_each:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW merging_stats AS SELECT {_cols(STATS_COLUMNS)} FROM staged_stats")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW merging_versions AS SELECT {_cols(VERSIONS_COLUMNS)} FROM staged_versions")
+    else:
+        con.execute(  # a page holds a repo once: its latest page's row is the one whose page is the repo's max
+            f"CREATE OR REPLACE TEMP TABLE merging_stats AS SELECT {_cols('s.' + c for c in STATS_COLUMNS)} "
+            "FROM staged_stats s SEMI JOIN (SELECT repo_id, observed_on, max(page) AS page FROM staged_stats GROUP BY ALL) "
+            "USING (repo_id, observed_on, page)"
+        )
+        con.execute(  # every staged row carries this run's id and time: the earliest is the minimum of each
+            "CREATE OR REPLACE TEMP TABLE merging_versions AS SELECT repo_id, sha, min(first_seen_run) AS first_seen_run, "
+            "min(first_seen_at) AS first_seen_at FROM staged_versions GROUP BY repo_id, sha"
+        )
     con.execute(
         "DELETE FROM model_stats_history h USING merging_stats r "
         "WHERE h.repo_id = r.repo_id AND h.observed_on = r.observed_on AND h.run_id <= r.run_id"
     )
     stats = con.execute(
-        "INSERT INTO model_stats_history SELECT r.* FROM merging_stats r "
+        f"INSERT INTO model_stats_history ({_cols(STATS_COLUMNS)}) SELECT {_cols('r.' + c for c in STATS_COLUMNS)} FROM merging_stats r "
         "ANTI JOIN model_stats_history h ON h.repo_id = r.repo_id AND h.observed_on = r.observed_on"
     ).fetchone()[0]
-    con.execute(  # every staged row carries this run's id and time: the earliest is the minimum of each
-        "CREATE OR REPLACE TEMP TABLE merging_versions AS SELECT repo_id, sha, min(first_seen_run) AS first_seen_run, "
-        "min(first_seen_at) AS first_seen_at FROM staged_versions GROUP BY repo_id, sha"
-    )
     earlier = con.execute(
         "UPDATE model_versions v SET first_seen_run = r.first_seen_run, first_seen_at = r.first_seen_at "
         "FROM merging_versions r WHERE v.repo_id = r.repo_id AND v.sha = r.sha AND r.first_seen_run < v.first_seen_run"
     ).fetchone()[0]
     versions = earlier + con.execute(
-        "INSERT INTO model_versions SELECT r.* FROM merging_versions r ANTI JOIN model_versions v USING (repo_id, sha)"
+        f"INSERT INTO model_versions ({_cols(VERSIONS_COLUMNS)}) SELECT {_cols('r.' + c for c in VERSIONS_COLUMNS)} FROM merging_versions r "
+        "ANTI JOIN model_versions v USING (repo_id, sha)"
     ).fetchone()[0]
-    for temp in (*HISTORY_STAGES.values(), "merging_stats", "merging_versions"):
+    kind = "VIEW" if one_page_each else "TABLE"
+    for temp in ("merging_stats", "merging_versions"):
+        con.execute(f"DROP {kind} {temp}")
+    for temp in HISTORY_STAGES.values():
         con.execute(f"DROP TABLE {temp}")
     return {"model_stats_history": stats, "model_versions": versions}
+
+
+STATS_COLUMNS = tuple(STATS_SCHEMA)
+VERSIONS_COLUMNS = tuple(VERSIONS_SCHEMA)
 
 
 def write_documents(w: PageWrite) -> dict[str, int]:
@@ -446,6 +460,12 @@ class RunTally:
     models: int = 0
     watermark: datetime | None = None
     last_index: int = -1
+    ranges: list[tuple[str, str]] = field(default_factory=list)  # each page's repo id range
+
+    def one_page_each(self) -> bool:
+        """Whether no repo was on two pages: the pages' id ranges do not overlap (a page holds a repo once)."""
+        ranges = sorted(self.ranges)
+        return all(earlier[1] < later[0] for earlier, later in zip(ranges, ranges[1:]))
 
     def add(self, run_id: str, page: NormalizedPage, written: Counter) -> None:
         if page.index <= self.last_index:
@@ -455,6 +475,8 @@ class RunTally:
         self.files.update(page.files.statuses)
         self.normalized.update({name: frame.height for name, frame in page.frames.items()})
         self.normalized.update(model_configs=page.files.configs.height, model_cards=page.files.cards.height)
+        if page.models.height:
+            self.ranges.append((page.models["repo_id"].min(), page.models["repo_id"].max()))
         newest = page.models["last_modified"].max()
         if newest is not None and (self.watermark is None or newest > self.watermark):
             self.watermark = newest
@@ -493,7 +515,7 @@ def write_run(con: duckdb.DuckDBPyConnection, plan: PagePlan, pages: Iterable[No
         files.finish()
         stage_fetches(run, plan.facts)
     manifest = run.read_manifest()
-    tally.written.update(merge_history(con))
+    tally.written.update(merge_history(con, tally.one_page_each()))
     fetches = pl.read_parquet(plan.facts.fetches)
     tally.written["file_fetches"] = record_file_fetches(con, run.run_id, fetches)
     tally.written.update(settle_lineage(con, run))  # aliases, then sizes through lineage (warehouse/lineage.py)
