@@ -140,6 +140,7 @@ def open_warehouse(
     allow_files: Path | str | None = None,
     lock_wait_s: float | None = None,
     memory_limit: str | None = None,
+    threads: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Connect to the warehouse file; a writable connection is migrated to the latest schema first.
 
@@ -147,6 +148,7 @@ def open_warehouse(
     it DuckDB takes up to 80% of the machine before it spills. A read-only connection is sandboxed (see
     ``sandbox``; ``allow_files`` names the one folder it may read; the cap is set before the settings are locked).
     Both wait up to ``lock_wait_s`` (default: READ_LOCK_WAIT_S / WRITE_LOCK_WAIT_S) for another process's lock.
+    ``threads`` (a writable connection): DuckDB's worker threads, default one per core.
     """
     path = Path(path)
     if read_only:
@@ -166,6 +168,8 @@ def open_warehouse(
     try:
         if memory_limit is not None:
             con.execute("SET memory_limit = ?", [memory_limit])
+        if threads is not None:
+            con.execute("SET threads = ?", [threads])
         migrate(con)
     except BaseException:
         con.close()
