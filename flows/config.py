@@ -27,7 +27,7 @@ Example::
     resolvers = 3000
 
     [normalize]
-    pages_in_flight = 2                   # listing pages (32 MB each) read, normalized or being written at once
+    pages_in_flight = 2                   # listing pages (64 MB each) read, normalized or being written at once
 
     [retention]
     keep_raw_runs = 7                     # raw runs kept after a successful load (the warehouse keeps all)
@@ -68,7 +68,7 @@ class RefreshConfig:
     rate_resolvers: int | None = None
     max_retry_after_s: float = 300.0
     max_run_hours: float = 20.0
-    pages_in_flight: int = 2  # warehouse.loading.PAGES_IN_FLIGHT: ~70 MB a page in flight (benchmarks/README.md)
+    pages_in_flight: int = 2  # warehouse.loading.PAGES_IN_FLIGHT: ~140 MB a page in flight (benchmarks/README.md)
     keep_raw_runs: int = 7
     source: str | None = field(default=None, compare=False)
 

@@ -63,7 +63,7 @@ from warehouse.pages import (
 )
 from warehouse.schemas import FETCH_SCHEMA, MODELS_SCHEMA, QUARANTINE_SCHEMA, STATS_SCHEMA, VERSIONS_SCHEMA, conform
 
-PAGES_IN_FLIGHT = 2  # 32 MB pages: ~70 MB each once normalized (benchmarks/README.md)
+PAGES_IN_FLIGHT = 2  # 64 MB pages: ~140 MB each once normalized (benchmarks/README.md)
 WRITER_MEMORY = "768MB"  # DuckDB's cap during a load: pages and staged rows beyond it are evicted or spilled; what it cannot evict (primary-key indexes) must fit. With the models key (until migration 063) a 2.5M reload of the same run ran out of memory at 1GB (953 MiB used); without it 768MB holds that reload (99 MiB of indexes left) and a 1M second night fits in 512MB
 WRITER_THREADS = 1  # the pages are normalized on other threads meanwhile: DuckDB's own threads made the writer's inserts dearer (1M load: 27.9 s of CPU on one, 30.8-32.1 s on two; wall 18.9 against 19.9-20.6 s)
 CORE_TABLES = (
@@ -345,6 +345,8 @@ def stage_history(w: PageWrite) -> dict[str, int]:
 
 
 HISTORY_STAGES = {"model_stats_history": "staged_stats", "model_versions": "staged_versions"}
+STATS_COLUMNS = tuple(STATS_SCHEMA)
+VERSIONS_COLUMNS = tuple(VERSIONS_SCHEMA)
 
 
 def stage_history_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -397,10 +399,6 @@ def merge_history(con: duckdb.DuckDBPyConnection, one_page_each: bool = False) -
     for temp in HISTORY_STAGES.values():
         con.execute(f"DROP TABLE {temp}")
     return {"model_stats_history": stats, "model_versions": versions}
-
-
-STATS_COLUMNS = tuple(STATS_SCHEMA)
-VERSIONS_COLUMNS = tuple(VERSIONS_SCHEMA)
 
 
 def write_documents(w: PageWrite) -> dict[str, int]:
