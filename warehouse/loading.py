@@ -65,7 +65,7 @@ from warehouse.schemas import FETCH_SCHEMA, MODELS_SCHEMA, QUARANTINE_SCHEMA, ST
 
 PAGES_IN_FLIGHT = 2  # 64 MB pages: ~140 MB each once normalized (benchmarks/README.md)
 WRITER_MEMORY = "768MB"  # DuckDB's cap during a load: pages and staged rows beyond it are evicted or spilled; what it cannot evict (primary-key indexes) must fit. With the models key (until migration 063) a 2.5M reload of the same run ran out of memory at 1GB (953 MiB used); without it 768MB holds that reload (99 MiB of indexes left) and a 1M second night fits in 512MB
-WRITER_THREADS = 1  # the pages are normalized on other threads meanwhile: DuckDB's own threads made the writer's inserts dearer (1M load: 27.9 s of CPU on one, 30.8-32.1 s on two; wall 18.9 against 19.9-20.6 s)
+WRITER_THREADS = 1  # the pages are normalized on other threads meanwhile: DuckDB's own threads made the writer's inserts dearer (the 1M load alone: 27.6 / 27.6 s of CPU on one thread, 30.6 / 29.5 s on two; benchmarks/README.md)
 CORE_TABLES = (
     "models", "model_configs", "model_cards", "model_files", "model_lineage",
     "model_stats_history", "model_versions", "harvest_runs", "quarantine", "file_fetches", "model_changes",
