@@ -475,7 +475,8 @@ class RunTally:
         self.normalized.update({name: frame.height for name, frame in page.frames.items()})
         self.normalized.update(model_configs=page.files.configs.height, model_cards=page.files.cards.height)
         if page.models.height:
-            self.ranges.append((page.models["repo_id"].min(), page.models["repo_id"].max()))
+            keys = page_keys(page.models)
+            self.ranges.append((keys["lo"], keys["hi"]))
         newest = page.models["last_modified"].max()
         if newest is not None and (self.watermark is None or newest > self.watermark):
             self.watermark = newest
